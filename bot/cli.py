@@ -1,0 +1,188 @@
+"""The ``seminar`` command line: run, check, preview, import, schedule, export, db, sync.
+
+Every command turns a known problem (a broken config or lesson file, a missing token) into
+sentences on stderr and exit code 1; no traceback reaches the teacher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.lessons import Lesson, LessonError, load_lessons
+
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+class UsageError(Exception):
+    """A command was given something it cannot use; the message says what to fix."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(Path(args.config))
+
+
+def _lessons(settings: Settings) -> dict[str, Lesson]:
+    return load_lessons(settings.lessons.folder)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Load the config and every lesson; print every problem, or a short summary."""
+    problems: list[str] = []
+    settings: Settings | None = None
+    lessons: dict[str, Lesson] = {}
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if settings is not None:
+        try:
+            lessons = _lessons(settings)
+        except LessonError as exc:
+            problems.extend(exc.problems)
+        else:
+            from bot.checks import check_references
+
+            problems.extend(check_references(settings, lessons))
+    if problems:
+        print(f"Found {len(problems)} problem(s):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    assert settings is not None
+    from bot.checks import advice
+
+    print(f"Config OK: {len(settings.courses)} course(s), {len(lessons)} lesson(s).")
+    for key, course in settings.courses.items():
+        print(f"  course {key}: {course.name} (guild {course.guild_id}, "
+              f"channel {course.channel_id}, {course.timezone})")
+    for slug, lesson in lessons.items():
+        print(f"  lesson {slug}: {lesson.title} ({len(lesson.questions)} question(s), "
+              f"{len(lesson.resources)} reading(s))")
+    for line in advice(settings, lessons):
+        print(f"  note: {line}")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """Print what the lesson post will show."""
+    from bot.render import preview_text
+
+    settings = _settings(args)
+    lessons = _lessons(settings)
+    lesson = lessons.get(args.lesson)
+    if lesson is None:
+        known = ", ".join(sorted(lessons)) or "none"
+        raise UsageError(f"no lesson named {args.lesson!r} (lessons: {known})")
+    print(preview_text(lesson))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Turn lesson pages copied from the web into lesson files."""
+    from bot.importer import ImportError_, import_page, slug_for
+    from bot.lessons import dump_lesson
+
+    failed = 0
+    for page in args.pages:
+        path = Path(page)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"{path}: cannot read the file ({exc})", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            result = import_page(text, slug=args.slug or slug_for(text, path))
+        except ImportError_ as exc:
+            for problem in exc.problems:
+                print(f"{path}: {problem}", file=sys.stderr)
+            failed += 1
+            continue
+        for warning in result.warnings:
+            print(f"{path}: {warning}", file=sys.stderr)
+        text_out = dump_lesson(result.lesson)
+        if args.output == "-":
+            sys.stdout.write(text_out)
+            continue
+        target = Path(args.output) / f"{result.lesson.slug}.yaml"
+        if target.exists() and not args.force:
+            print(f"{target} already exists: not overwritten (use --force to replace it)",
+                  file=sys.stderr)
+            failed += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text_out, encoding="utf-8")
+        print(f"wrote {target}")
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the bot."""
+    from bot.app import run_bot
+    from bot.config import read_token
+
+    settings = _settings(args)
+    token = read_token(settings)
+    _lessons(settings)  # fail fast on a broken lesson file
+    return run_bot(settings, token, sync=args.sync)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seminar", description="Seminar: a Discord bot that runs class discussions."
+    )
+    parser.add_argument(
+        "--config", default=str(DEFAULT_CONFIG),
+        help="the config file (default: config.yaml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start the bot (token from the environment)")
+    run.add_argument("--sync", action="store_true",
+                     help="sync slash commands to Discord even if they did not change")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="check the config and every lesson file")
+    check.set_defaults(func=cmd_check)
+
+    preview = sub.add_parser("preview", help="print what a lesson post will show")
+    preview.add_argument("lesson", help="the lesson's name (its file name without .yaml)")
+    preview.set_defaults(func=cmd_preview)
+
+    imp = sub.add_parser("import", help="turn lesson pages copied from the web into lessons")
+    imp.add_argument("pages", nargs="+", metavar="PAGE.txt")
+    imp.add_argument("-o", "--output", default="prompts",
+                     help="folder for the lesson files, or - to print (default: prompts)")
+    imp.add_argument("--slug", help="the lesson's name (default: from the title)")
+    imp.add_argument("--force", action="store_true", help="overwrite an existing lesson file")
+    imp.set_defaults(func=cmd_import)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``seminar`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "import" and args.slug and len(args.pages) > 1:
+        parser.error("--slug names one lesson: give one page with it")
+    try:
+        result: int = args.func(args)
+    except (ConfigError, LessonError) as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The bot's cogs: thin adapters between Discord and the core and storage modules."""

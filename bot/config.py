@@ -1,0 +1,290 @@
+"""Config YAML -> validated, typed settings.
+
+The token never lives in the file: the config names the environment variable that holds it
+(``DISCORD_TOKEN`` by default) and :func:`read_token` fetches it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///seminar.db"
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+TOKEN_HELP = (
+    "No Discord bot token found in the environment variable {var}.\n"
+    "To get one: open https://discord.com/developers/applications, create an application, "
+    "open 'Bot', press 'Reset Token' and copy it. Then, in the shell that runs Seminar:\n"
+    "    export {var}='paste-the-token-here'\n"
+    "Keep the token secret: never put it in config.yaml or in the repository."
+)
+
+
+class ConfigError(Exception):
+    """The config cannot be used; ``problems`` lists every reason, one sentence each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' "
+            "or 'America/New_York'"
+        ) from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
+Snowflake = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiscordSettings(_Strict):
+    token_env: str = "DISCORD_TOKEN"
+    api_base: str = DEFAULT_API_BASE
+    gateway_url: str | None = None
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: list[int] | None = None
+
+    @field_validator("api_base", "gateway_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(https?|wss?)://", value):
+            raise ValueError(f"{value!r} is not a URL (it must start with http(s):// or ws(s)://)")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordSettings:
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("shard_ids needs shard_count too")
+            bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if bad:
+                raise ValueError(f"shard ids {bad} are outside 0..{self.shard_count - 1}")
+        return self
+
+
+class DatabaseSettings(_Strict):
+    url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                f"{value!r} is not supported: use 'sqlite+aiosqlite:///FILE.db' "
+                "or 'postgresql+asyncpg://USER:PASSWORD@HOST/DB'"
+            )
+        return value
+
+
+class LessonsSettings(_Strict):
+    folder: Path = Path("prompts")
+
+
+class CalendarEntry(_Strict):
+    """One explicit post: a lesson at a local date and time, with an optional due time."""
+
+    lesson: str
+    post_at: dt.datetime
+    due_at: dt.datetime | None = None
+
+    @field_validator("post_at", "due_at")
+    @classmethod
+    def _local(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError(
+                "write the course's local time without an offset, e.g. '2026-09-07 09:00'; "
+                "the course time zone applies"
+            )
+        return value
+
+
+class WeeklyDue(_Strict):
+    """Due on the next given weekday at a local time after the post."""
+
+    weekday: Weekday
+    time: dt.time
+
+
+class WeeklyPattern(_Strict):
+    """Lessons in order, one per listed weekday between start and end, minus skip dates."""
+
+    start: dt.date
+    end: dt.date
+    weekdays: list[Weekday] = Field(min_length=1)
+    time: dt.time
+    lessons: list[str] = Field(min_length=1)
+    skip: list[dt.date] = []
+    due_after_days: int | None = Field(default=None, ge=0)
+    due: WeeklyDue | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> WeeklyPattern:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        if self.due_after_days is not None and self.due is not None:
+            raise ValueError("give either due_after_days or due, not both")
+        return self
+
+
+class CalendarSettings(_Strict):
+    entries: list[CalendarEntry] = []
+    weekly: WeeklyPattern | None = None
+
+
+class CatchUp(_Strict):
+    """What to do with an occurrence missed while the bot was down."""
+
+    mode: Literal["post", "skip"] = "post"
+    max_late_hours: float = Field(default=12, ge=0)
+
+
+class Checkpoint(_Strict):
+    """A graded-discussion milestone: by a local date-time, a number of replies of a kind."""
+
+    name: str
+    by: dt.datetime
+    replies: int = Field(default=0, ge=0)
+    peer_replies: int = Field(default=0, ge=0)
+
+
+class GradingSettings(_Strict):
+    min_words: int = Field(default=0, ge=0)
+    required_peer_replies: int = Field(default=0, ge=0)
+    checkpoints: list[Checkpoint] = []
+
+
+class ReminderSettings(_Strict):
+    hours_before_due: float | None = Field(default=None, gt=0)
+
+
+class CourseSettings(_Strict):
+    name: str
+    guild_id: Snowflake
+    channel_id: Snowflake
+    teacher_channel_id: Snowflake | None = None
+    timezone: TimeZoneName = "UTC"
+    teacher_role_id: Snowflake | None = None
+    student_role_id: Snowflake | None = None
+    calendar: CalendarSettings = CalendarSettings()
+    catch_up: CatchUp = CatchUp()
+    lock_at_due: bool = False
+    store_text: bool = False
+    retention_days: int = Field(default=365, ge=1)
+    grading: GradingSettings = GradingSettings()
+    reminders: ReminderSettings = ReminderSettings()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Settings(_Strict):
+    discord: DiscordSettings = DiscordSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    lessons: LessonsSettings = LessonsSettings()
+    courses: dict[str, CourseSettings] = {}
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("courses")
+    @classmethod
+    def _keys(cls, value: dict[str, CourseSettings]) -> dict[str, CourseSettings]:
+        bad = [k for k in value if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", k)]
+        if bad:
+            raise ValueError(
+                f"course keys {bad} must be short lowercase names such as 'history-101'"
+            )
+        return value
+
+    def course_for_channel(self, channel_id: int) -> tuple[str, CourseSettings] | None:
+        """The course whose class channel is ``channel_id``."""
+        for key, course in self.courses.items():
+            if course.channel_id == channel_id:
+                return key, course
+        return None
+
+
+def _format_error(error: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (check its spelling and indentation)"
+    elif error["type"] == "missing":
+        message = "this setting is required"
+    message = message.removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def parse_settings(data: Any, source: str = "config") -> Settings:
+    """Validate already-parsed YAML data; raise :class:`ConfigError` listing every problem."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: the top level must be a mapping of settings"])
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([f"{source}: {_format_error(e)}" for e in exc.errors()]) from None
+    return settings
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a config file; relative paths in it are relative to the file."""
+    if not path.exists():
+        raise ConfigError(
+            [f"{path}: no such config file (copy config.example.yaml to {path} and edit it)"]
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{line}: not valid YAML ({problem})"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the file ({exc})"]) from None
+    settings = parse_settings(data, str(path))
+    folder = settings.lessons.folder
+    if not folder.is_absolute():
+        folder = (path.parent / folder).resolve()
+        settings = settings.model_copy(
+            update={"lessons": LessonsSettings(folder=folder)}
+        )
+    return settings
+
+
+def read_token(settings: Settings, environ: dict[str, str] | None = None) -> str:
+    """The bot token from the environment; :class:`ConfigError` with set-up help if absent."""
+    env = os.environ if environ is None else environ
+    token = env.get(settings.discord.token_env, "").strip()
+    if not token:
+        raise ConfigError([TOKEN_HELP.format(var=settings.discord.token_env)])
+    return token
