@@ -17,6 +17,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -109,6 +110,31 @@ class LessonsSettings(_Strict):
     folder: Path = Path("prompts")
 
 
+def _time_given_as_text(value: Any) -> Any:
+    # Unquoted, YAML 1.1 reads 17:00 as the base-60 number 1020, which pydantic would
+    # silently turn into 00:17; refuse it instead of posting at the wrong time.
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            "write the time in quotes, e.g. time: \"17:00\" (unquoted, YAML reads "
+            "17:00 as a number)"
+        )
+    return value
+
+
+def _time_without_offset(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError(
+            "write the course's local time without an offset, e.g. \"09:00\"; "
+            "the course time zone applies"
+        )
+    return value
+
+
+LocalTime = Annotated[
+    dt.time, BeforeValidator(_time_given_as_text), AfterValidator(_time_without_offset)
+]
+
+
 class CalendarEntry(_Strict):
     """One explicit post: a lesson at a local date and time, with an optional due time."""
 
@@ -126,12 +152,21 @@ class CalendarEntry(_Strict):
             )
         return value
 
+    @model_validator(mode="after")
+    def _due_after_post(self) -> CalendarEntry:
+        if self.due_at is not None and self.due_at <= self.post_at:
+            raise ValueError(
+                f"lesson {self.lesson!r}: due_at {self.due_at:%Y-%m-%d %H:%M} is not after "
+                f"post_at {self.post_at:%Y-%m-%d %H:%M}"
+            )
+        return self
+
 
 class WeeklyDue(_Strict):
     """Due on the next given weekday at a local time after the post."""
 
     weekday: Weekday
-    time: dt.time
+    time: LocalTime
 
 
 class WeeklyPattern(_Strict):
@@ -140,7 +175,7 @@ class WeeklyPattern(_Strict):
     start: dt.date
     end: dt.date
     weekdays: list[Weekday] = Field(min_length=1)
-    time: dt.time
+    time: LocalTime
     lessons: list[str] = Field(min_length=1)
     skip: list[dt.date] = []
     due_after_days: int | None = Field(default=None, ge=0)
@@ -152,6 +187,9 @@ class WeeklyPattern(_Strict):
             raise ValueError(f"end {self.end} is before start {self.start}")
         if self.due_after_days is not None and self.due is not None:
             raise ValueError("give either due_after_days or due, not both")
+        repeated = sorted({slug for slug in self.lessons if self.lessons.count(slug) > 1})
+        if repeated:
+            raise ValueError(f"lessons {repeated} are listed more than once: list each once")
         return self
 
 
