@@ -120,6 +120,50 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_schedule(args: argparse.Namespace) -> int:
+    """Print each course's upcoming posts (or, with --all, every post) in its local time."""
+    import datetime as dt
+
+    from bot.calendar import format_local, occurrences
+
+    settings = _settings(args)
+    if args.course is not None and args.course not in settings.courses:
+        known = ", ".join(sorted(settings.courses)) or "none"
+        raise UsageError(f"no course named {args.course!r} in {args.config} (courses: {known})")
+    if not settings.courses:
+        print(f"No courses in {args.config}: add one under 'courses' (see config.example.yaml).")
+        return 0
+    lessons = _lessons(settings)
+    now = dt.datetime.now(dt.UTC)
+    keys = [args.course] if args.course is not None else list(settings.courses)
+    for index, key in enumerate(keys):
+        course = settings.courses[key]
+        everything = occurrences(key, course)
+        shown = everything if args.all else [o for o in everything if o.post_at > now]
+        if index:
+            print()
+        what = "post(s)" if args.all else "upcoming post(s)"
+        print(f"{key}: {course.name} ({course.timezone}), {len(shown)} {what}")
+        if not everything:
+            print("  nothing scheduled: add calendar entries or a weekly pattern to this course")
+        elif not shown:
+            print(f"  none left: the last post was {format_local(everything[-1].local_post_at)} "
+                  "(--all lists every post)")
+        for occurrence in shown:
+            lesson = lessons.get(occurrence.lesson)
+            title = lesson.title if lesson is not None else "(no lesson file with this name)"
+            due = occurrence.local_due_at
+            line = (f"  {format_local(occurrence.local_post_at)}  {occurrence.lesson}  {title}"
+                    f"  due {format_local(due) if due is not None else 'not set'}")
+            if args.all and occurrence.post_at <= now:
+                line += "  (past)"
+            print(line)
+            if occurrence.shifted:
+                print(f"      ({occurrence.scheduled:%H:%M} does not exist that day: the clocks "
+                      f"go forward, so it posts at {occurrence.local_post_at:%H:%M})")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the bot."""
     from bot.app import run_bot
@@ -160,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--slug", help="the lesson's name (default: from the title)")
     imp.add_argument("--force", action="store_true", help="overwrite an existing lesson file")
     imp.set_defaults(func=cmd_import)
+
+    schedule = sub.add_parser(
+        "schedule", help="print upcoming posts in each course's local time"
+    )
+    schedule.add_argument("--config", default=argparse.SUPPRESS,
+                          help="the config file (default: config.yaml)")
+    schedule.add_argument("--course", metavar="KEY", help="only this course")
+    schedule.add_argument("--all", action="store_true",
+                          help="every post of the term, past ones too")
+    schedule.set_defaults(func=cmd_schedule)
 
     return parser
 
