@@ -83,7 +83,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Turn lesson pages copied from the web into lesson files."""
-    from bot.importer import ImportError_, import_page, slug_for
+    from bot.importer import PageImportError, import_page, slug_for
     from bot.lessons import dump_lesson
 
     failed = 0
@@ -97,25 +97,31 @@ def cmd_import(args: argparse.Namespace) -> int:
             continue
         try:
             result = import_page(text, slug=args.slug or slug_for(text, path))
-        except ImportError_ as exc:
+        except PageImportError as exc:
             for problem in exc.problems:
                 print(f"{path}: {problem}", file=sys.stderr)
             failed += 1
             continue
-        for warning in result.warnings:
-            print(f"{path}: {warning}", file=sys.stderr)
         text_out = dump_lesson(result.lesson)
-        if args.output == "-":
-            sys.stdout.write(text_out)
-            continue
         target = Path(args.output) / f"{result.lesson.slug}.yaml"
-        if target.exists() and not args.force:
+        if args.output != "-" and target.exists() and not args.force:
             print(f"{target} already exists: not overwritten (use --force to replace it)",
                   file=sys.stderr)
             failed += 1
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text_out, encoding="utf-8")
+        for warning in result.warnings:
+            print(f"{path}: {warning}", file=sys.stderr)
+        if args.output == "-":
+            sys.stdout.write(text_out)
+            continue
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text_out, encoding="utf-8")
+        except OSError as exc:
+            print(f"{target}: cannot write the lesson file ({exc.strerror or exc})",
+                  file=sys.stderr)
+            failed += 1
+            continue
         print(f"wrote {target}")
     return 1 if failed else 0
 
