@@ -167,23 +167,21 @@ def _paragraphs(lines: list[str]) -> list[str]:
     starts a new paragraph unless the text before it stops mid-sentence and it starts in
     lowercase; a line right under another continues it unless the one above ends a sentence.
     """
-    paragraphs: list[str] = []
+    paragraphs: list[list[str]] = []  # each paragraph as its lines, joined at the end
     blank = True
     for line in lines:
         if not line:
             blank = True
             continue
         if paragraphs:
-            previous = paragraphs[-1]
-            mid_sentence = not previous.endswith(_SENTENCE_END)
-            joins = mid_sentence and (line[0].islower() or not blank)
-            if joins:
-                paragraphs[-1] = f"{previous} {line}"
+            mid_sentence = not paragraphs[-1][-1].endswith(_SENTENCE_END)
+            if mid_sentence and (line[0].islower() or not blank):
+                paragraphs[-1].append(line)
                 blank = False
                 continue
-        paragraphs.append(line)
+        paragraphs.append([line])
         blank = False
-    return paragraphs
+    return [" ".join(parts) for parts in paragraphs]
 
 
 # --- date ------------------------------------------------------------------------------------
@@ -239,7 +237,7 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"“”‘’]+", re.IGNORECASE)
 # "Available here." / "Available here: URL" / "It is available online at ..." and everything
 # after it (the URL has already been taken out).
 _AVAILABLE = re.compile(
-    r"[\s,;.(–—-]*\b(?:(?:it\s+is|it's|also)\s+)?available"
+    r"\b(?:(?:it\s+is|it's|also)\s+)?available"
     r"(?:\s+(?:here|at|online|from|on)\b.*|[\s.:)–—-]*)$",
     re.IGNORECASE | re.DOTALL,
 )
@@ -279,9 +277,10 @@ class _Reading:
 
 def _without_available(text: str) -> str:
     """The text without a trailing "Available here..." phrase."""
-    if "available" not in text.lower():  # cheap test first: the pattern scans every position
-        return text.strip()
-    return _AVAILABLE.sub("", text, count=1).strip()
+    match = _AVAILABLE.search(text)
+    if match is not None:
+        text = text[: match.start()].rstrip(" ,;.(–—-")
+    return text.strip()
 
 
 def _reading(item: str) -> _Reading:
