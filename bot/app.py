@@ -1,0 +1,459 @@
+"""The discord.py bot: intents, cogs, the command tree's one error handler, command sync, start-up.
+
+Start path (the same for ``seminar run`` and the integration tests)::
+
+    async with open_bot(settings, token, sync=False) as bot:   # endpoints, lessons, storage
+        exit_code = await serve(bot, token)                    # log in, connect, run
+
+:func:`run_bot` wraps that with logging (the token redacted) and SIGINT/SIGTERM handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.errors import UserFacingError
+from bot.lessons import Lesson, load_lessons
+
+log = logging.getLogger(__name__)
+
+DISCORD_GATEWAY = "wss://gateway.discord.gg/"
+DEVELOPER_PORTAL = "https://discord.com/developers/applications"
+
+# The cogs the bot loads, in order. Adding a cog is adding its module here.
+EXTENSIONS: tuple[str, ...] = ("bot.cogs.lessons",)
+
+# Permissions the bot needs in a class channel, named the way Discord's settings name them.
+NEEDED_PERMISSIONS: dict[str, str] = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "send_messages_in_threads": "Send Messages in Threads",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+    "read_message_history": "Read Message History",
+    "create_public_threads": "Create Public Threads",
+    "manage_threads": "Manage Threads",
+}
+
+APOLOGY = (
+    "Sorry, something went wrong on my side. Please try again in a moment; if it keeps "
+    "happening, tell your teacher (the details are in the bot's log)."
+)
+
+
+# --- endpoints and logging -----------------------------------------------------------------
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py's REST and gateway clients at the configured (or Discord's) servers.
+
+    Both are class attributes of discord.py, so one process runs one bot configuration.
+    """
+    discord.http.Route.BASE = settings.discord.api_base
+    gateway = yarl.URL(settings.discord.gateway_url or DISCORD_GATEWAY)
+    if not gateway.path:
+        gateway = gateway.with_path("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token wherever it would appear in a log record, tracebacks included."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.token, "[token]")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = self._redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
+        return True
+
+
+def setup_logging(level: str, token: str) -> None:
+    """Log to stderr at ``level``, with the token redacted from every record."""
+    discord.utils.setup_logging(level=logging.getLevelNamesMapping()[level], root=True)
+    redact = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+
+
+# --- command sync state ----------------------------------------------------------------------
+
+
+class CommandHashStore(Protocol):
+    """Where the hash of the last synced command set is kept, per application and guild."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str) -> None: ...
+
+
+class JsonFileHashStore:
+    """Command hashes in a small JSON file (next to the SQLite database)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    async def get(self, key: str) -> str | None:
+        return self._read().get(key)
+
+    async def put(self, key: str, value: str) -> None:
+        data = self._read()
+        data[key] = value
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+class MemoryHashStore:
+    """Command hashes kept only while the process runs (commands sync at every start)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def put(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+def default_hash_store(database_url: str) -> CommandHashStore:
+    """A file next to the SQLite database; in memory for other databases (for now)."""
+    url = make_url(database_url)
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        return JsonFileHashStore(Path(f"{url.database}.commands.json"))
+    return MemoryHashStore()
+
+
+def command_set_hash(payload: list[dict[str, Any]]) -> str:
+    """A stable hash of a command set's payload (as sent to Discord)."""
+    text = json.dumps(sorted(payload, key=lambda c: str(c.get("name"))), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- the command tree and its error handler ------------------------------------------------
+
+
+def _missing_permissions(interaction: discord.Interaction[Any]) -> list[str]:
+    have = interaction.app_permissions
+    return [label for name, label in NEEDED_PERMISSIONS.items() if not getattr(have, name)]
+
+
+def _forbidden_sentence(interaction: discord.Interaction[Any]) -> str:
+    missing = _missing_permissions(interaction)
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        return (f"I can't do that here: I need the {names} permission(s) in this channel. "
+                "Please ask a server admin to give them to me.")
+    return ("Discord did not let me do that in this channel: please ask a server admin to "
+            "check my permissions here.")
+
+
+def user_message(interaction: discord.Interaction[Any], error: Exception) -> str | None:
+    """The sentence a user sees for a known error, or ``None`` when it is a bug."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, UserFacingError):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works only in a server channel, not in direct messages."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        names = ", ".join(f"'{p.replace('_', ' ').title()}'" for p in error.missing_permissions)
+        return f"I need the {names} permission(s) in this channel to do that."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} second(s)."
+    if isinstance(error, app_commands.CheckFailure):
+        text = str(error)
+        return text if text and not text.startswith("The check functions") else (
+            "You can't use this command here.")
+    if isinstance(error, app_commands.TransformerError):
+        return f"I couldn't understand {error.value!r}: please pick one of the suggestions."
+    if isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        return ("This command was just updated and Discord hasn't caught up yet: please "
+                "try again in a minute.")
+    if isinstance(error, discord.Forbidden):
+        return _forbidden_sentence(interaction)
+    return None
+
+
+class SeminarTree(app_commands.CommandTree["SeminarBot"]):
+    """The command tree, with one error handler for every slash command."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[SeminarBot], error: app_commands.AppCommandError
+    ) -> None:
+        text = user_message(interaction, error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        context = (f"/{command} (guild {interaction.guild_id}, channel {interaction.channel_id},"
+                   f" user {interaction.user.id})")
+        if text is None:
+            original = getattr(error, "original", error)
+            log.error("Command %s failed", context, exc_info=original)
+            text = APOLOGY
+            if isinstance(original, discord.DiscordServerError):
+                text = ("Discord had a problem answering just now: please try the command "
+                        "again in a moment.")
+        else:
+            log.info("Command %s: told the user: %s", context, text)
+        await send_ephemeral(interaction, text)
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+    """Tell the user ``text`` privately, whether or not the interaction was answered yet."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        # The interaction may have expired, or Discord is down: the log is all we have.
+        log.warning("Could not tell user %s about an error (%s %s): %s",
+                    interaction.user.id, exc.status, exc.code, exc.text)
+
+
+# --- the bot ---------------------------------------------------------------------------------
+
+
+def _intents() -> discord.Intents:
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.message_content = True
+    intents.members = True
+    return intents
+
+
+class SeminarBot(commands.Bot):
+    """Seminar's bot: holds the settings, lessons and storage the cogs use."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        lessons: Mapping[str, Lesson],
+        *,
+        command_hashes: CommandHashStore | None = None,
+        force_sync: bool = False,
+        engine: Any = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=SeminarTree,
+            **options,
+        )
+        self.settings = settings
+        self.lessons: dict[str, Lesson] = dict(lessons)
+        self.command_hashes: CommandHashStore = command_hashes or MemoryHashStore()
+        self.force_sync = force_sync
+        # The storage engine; the repository built on it arrives with the storage package.
+        self.engine = engine
+        self.synced_guilds: list[int] = []
+
+    async def setup_hook(self) -> None:
+        """Load the cogs, give every course guild the commands, and sync them if they changed."""
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        for guild_id in self.course_guild_ids():
+            self.tree.copy_global_to(guild=discord.Object(guild_id))
+        await self.sync_commands(force=self.force_sync)
+
+    def course_guild_ids(self) -> list[int]:
+        """The guilds that hold a configured course, each once."""
+        return list(dict.fromkeys(c.guild_id for c in self.settings.courses.values()))
+
+    def command_payload(self, guild_id: int) -> list[dict[str, Any]]:
+        """The commands a guild gets, as Discord receives them."""
+        guild = discord.Object(guild_id)
+        return [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+
+    async def sync_commands(self, *, force: bool = False) -> list[int]:
+        """Sync each course guild's commands if they changed since the last sync (or ``force``).
+
+        Returns the guilds synced. A guild that refuses (the bot was not invited with the
+        ``applications.commands`` scope, or was removed) is logged with what to do.
+        """
+        synced: list[int] = []
+        for guild_id in self.course_guild_ids():
+            digest = command_set_hash(self.command_payload(guild_id))
+            key = f"commands:{self.application_id}:{guild_id}"
+            if not force and await self.command_hashes.get(key) == digest:
+                log.info("Slash commands of guild %s are up to date.", guild_id)
+                continue
+            try:
+                await self.tree.sync(guild=discord.Object(guild_id))
+            except discord.Forbidden:
+                log.error(
+                    "Discord refused the slash commands for server %s: invite the bot to it "
+                    "with the 'bot' and 'applications.commands' scopes (%s > your application "
+                    "> OAuth2 > URL Generator), then run `seminar sync`.",
+                    guild_id, DEVELOPER_PORTAL,
+                )
+                continue
+            except discord.HTTPException as exc:
+                log.error("Syncing the slash commands of server %s failed (%s %s): %s; run "
+                          "`seminar sync` to try again.", guild_id, exc.status, exc.code, exc.text)
+                continue
+            await self.command_hashes.put(key, digest)
+            log.info("Synced the slash commands of guild %s.", guild_id)
+            synced.append(guild_id)
+        self.synced_guilds += synced
+        return synced
+
+
+class ShardedSeminarBot(SeminarBot, commands.AutoShardedBot):
+    """Seminar's bot over several shards (``discord.shard_count`` in the config)."""
+
+
+def create_bot(
+    settings: Settings,
+    lessons: Mapping[str, Lesson],
+    *,
+    force_sync: bool = False,
+    command_hashes: CommandHashStore | None = None,
+    engine: Any = None,
+) -> SeminarBot:
+    """The bot for ``settings``: sharded when the config sets a shard count."""
+    if command_hashes is None:
+        command_hashes = default_hash_store(settings.database.url)
+    common: dict[str, Any] = {
+        "command_hashes": command_hashes, "force_sync": force_sync, "engine": engine,
+    }
+    shards = settings.discord
+    if shards.shard_count is not None:
+        return ShardedSeminarBot(settings, lessons, shard_count=shards.shard_count,
+                                 shard_ids=shards.shard_ids, **common)
+    return SeminarBot(settings, lessons, **common)
+
+
+# --- start-up and shutdown -------------------------------------------------------------------
+
+TOKEN_REJECTED = (
+    "Discord rejected the bot token in the environment variable {var}. Open {portal}, choose "
+    "your application, open 'Bot', press 'Reset Token', then `export {var}='the-new-token'` "
+    "and start Seminar again."
+)
+INTENTS_MISSING = (
+    "Discord refused the privileged intents Seminar needs. Open {portal}, choose your "
+    "application, open 'Bot', switch on 'Server Members Intent' and 'Message Content Intent' "
+    "under 'Privileged Gateway Intents', save, and start Seminar again."
+)
+
+
+@contextlib.asynccontextmanager
+async def open_bot(
+    settings: Settings,
+    *,
+    sync: bool = False,
+    lessons: Mapping[str, Lesson] | None = None,
+    command_hashes: CommandHashStore | None = None,
+) -> AsyncIterator[SeminarBot]:
+    """Point discord.py at the configured servers, load lessons and storage, build the bot.
+
+    On exit the bot is closed and the storage released, however the block ends.
+    """
+    configure_endpoints(settings)
+    if lessons is None:
+        lessons = load_lessons(settings.lessons.folder)
+    bot = create_bot(settings, lessons, force_sync=sync, command_hashes=command_hashes)
+    async with bot:
+        yield bot
+
+
+async def serve(bot: SeminarBot, token: str) -> int:
+    """Log in, connect and run until the bot is closed; return the process exit code.
+
+    A rejected token or missing privileged intents end with a sentence saying what to
+    change in the developer portal (exit code 1), not a traceback.
+    """
+    var = bot.settings.discord.token_env
+    try:
+        await bot.start(token)
+    except discord.LoginFailure:
+        log.error(TOKEN_REJECTED.format(var=var, portal=DEVELOPER_PORTAL))
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        log.error(INTENTS_MISSING.format(portal=DEVELOPER_PORTAL))
+        return 1
+    return 0
+
+
+@contextlib.contextmanager
+def close_on_signals(bot: SeminarBot) -> Iterator[None]:
+    """Close the bot cleanly on SIGINT and SIGTERM while the block runs."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def stop(name: str) -> None:
+        log.info("Received %s: shutting down.", name)
+        task = loop.create_task(bot.close())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop, sig.name)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            continue
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def main(settings: Settings, token: str, *, sync: bool = False) -> int:
+    """Run the bot until it is stopped; the exit code for the process."""
+    async with open_bot(settings, sync=sync) as bot:
+        with close_on_signals(bot):
+            return await serve(bot, token)
+
+
+def run_bot(settings: Settings, token: str, sync: bool = False) -> int:
+    """``seminar run``: set up logging and run the bot until SIGINT/SIGTERM; the exit code."""
+    setup_logging(settings.log_level, token)
+    try:
+        return asyncio.run(main(settings, token, sync=sync))
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130

@@ -1,0 +1,152 @@
+"""``/lesson``, ``/resources`` and ``/transcript``: what students ask about a lesson.
+
+Thin: finding the lesson is :mod:`bot.lookup`, drawing it is :mod:`bot.render`. Every answer
+is ephemeral, so asking never clutters the class discussion.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import calendar, render
+from bot.config import CourseSettings
+from bot.discord_render import respond
+from bot.errors import NothingToShow, NotInCourse, UnknownLesson
+from bot.lessons import Lesson
+from bot.lookup import ScheduledPost, close_matches, current_lesson, find_lesson, lesson_choices
+
+if TYPE_CHECKING:
+    from bot.app import SeminarBot
+
+LESSON_HELP = "The lesson's name (pick one as you type); leave it out for the current lesson."
+
+
+def course_channel_id(interaction: discord.Interaction[SeminarBot]) -> int | None:
+    """The channel that decides the course: a thread's parent, else the channel itself."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return interaction.channel_id
+
+
+def course_of(interaction: discord.Interaction[SeminarBot]) -> tuple[str, CourseSettings]:
+    """The course whose channel (or a thread of it) the command is used in.
+
+    Raises :class:`NotInCourse` naming this server's course channels.
+    """
+    settings = interaction.client.settings
+    channel_id = course_channel_id(interaction)
+    found = settings.course_for_channel(channel_id) if channel_id is not None else None
+    if found is not None and found[1].guild_id == interaction.guild_id:
+        return found
+    here = [c for c in settings.courses.values() if c.guild_id == interaction.guild_id]
+    if not here:
+        raise NotInCourse("No course uses this server yet, so I have no lessons to show here.")
+    channels = ", ".join(f"<#{c.channel_id}> ({c.name})" for c in here)
+    raise NotInCourse(
+        f"This channel is not part of a course. Ask me in your class channel: {channels}."
+    )
+
+
+def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
+    """The error for a lesson name that matches nothing, suggesting close names."""
+    shown = discord.utils.escape_markdown(render.truncate(name, 100))
+    matches = close_matches(lessons, name)
+    if not matches:
+        return UnknownLesson(
+            f"There is no lesson called “{shown}”. Start typing and pick a lesson from the list."
+        )
+    options = "; ".join(f"“{m.title}” (`{m.slug}`)" for m in matches)
+    return UnknownLesson(f"There is no lesson called “{shown}”. Did you mean: {options}?")
+
+
+async def lesson_autocomplete(
+    interaction: discord.Interaction[SeminarBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """Lessons whose title or name matches what the student has typed so far."""
+    return [
+        app_commands.Choice(name=name, value=value)
+        for name, value in lesson_choices(interaction.client.lessons, current)
+    ]
+
+
+class LessonsCog(commands.Cog):
+    """Commands that show a lesson, its readings and its transcript."""
+
+    def __init__(self, bot: SeminarBot) -> None:
+        self.bot = bot
+
+    async def posted_lessons(self, course_key: str) -> list[ScheduledPost]:
+        """The course's posted lessons with their post times.
+
+        Empty until the posting cog records posts in storage.
+        """
+        return []
+
+    async def lesson_for(
+        self, interaction: discord.Interaction[SeminarBot], name: str | None
+    ) -> Lesson:
+        """The named lesson, or the course's current one; errors say what to do instead."""
+        key, course = course_of(interaction)
+        lessons = self.bot.lessons
+        if name:
+            lesson = find_lesson(lessons, name)
+            if lesson is None:
+                raise unknown_lesson(lessons, name)
+            return lesson
+        lesson = current_lesson(
+            lessons,
+            now=discord.utils.utcnow(),
+            posted=await self.posted_lessons(key),
+            scheduled=calendar.occurrences(key, course),
+        )
+        if lesson is None:
+            raise NothingToShow("There are no lessons yet: your teacher has not added any.")
+        return lesson
+
+    @app_commands.command(name="lesson", description="Show a lesson: summary and questions.")
+    @app_commands.describe(lesson=LESSON_HELP)
+    @app_commands.autocomplete(lesson=lesson_autocomplete)
+    @app_commands.guild_only()
+    async def lesson_command(
+        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+    ) -> None:
+        """Show the current or named lesson: title, date, summary and the questions."""
+        found = await self.lesson_for(interaction, lesson)
+        await respond(interaction, render.overview_messages(found), ephemeral=True)
+
+    @app_commands.command(name="resources", description="List a lesson's readings with links.")
+    @app_commands.describe(lesson=LESSON_HELP)
+    @app_commands.autocomplete(lesson=lesson_autocomplete)
+    @app_commands.guild_only()
+    async def resources_command(
+        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+    ) -> None:
+        """List the current or named lesson's readings, with a link button for each link."""
+        found = await self.lesson_for(interaction, lesson)
+        await respond(interaction, render.resources_messages(found), ephemeral=True)
+
+    @app_commands.command(name="transcript", description="Get a lesson's transcript as a file.")
+    @app_commands.describe(lesson=LESSON_HELP)
+    @app_commands.autocomplete(lesson=lesson_autocomplete)
+    @app_commands.guild_only()
+    async def transcript_command(
+        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+    ) -> None:
+        """Send the current or named lesson's transcript as a text file, privately."""
+        found = await self.lesson_for(interaction, lesson)
+        file = render.transcript_file(found)
+        if file is None:
+            raise NothingToShow(f"“{found.title}” has no transcript. Try /lesson or /resources.")
+        text = render.truncate(f"The transcript of “{found.title}”.", render.MESSAGE_CONTENT_LIMIT)
+        message = render.MessageSpec(content=text, files=(file,))
+        await respond(interaction, [message], ephemeral=True)
+
+
+async def setup(bot: SeminarBot) -> None:
+    """Load the cog (called by ``bot.load_extension``)."""
+    await bot.add_cog(LessonsCog(bot))
