@@ -181,6 +181,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_bot(settings, token, sync=args.sync)
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    """Manage the database: ``upgrade`` brings its tables up to date."""
+    from storage.migrate import MigrationError, head_revision, upgrade
+
+    settings = _settings(args)
+    try:
+        upgrade(settings.database.url)
+    except MigrationError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"Database up to date (revision {head_revision()}).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seminar", description="Seminar: a Discord bot that runs class discussions."
@@ -220,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--all", action="store_true",
                           help="every post of the term, past ones too")
     schedule.set_defaults(func=cmd_schedule)
+
+    db = sub.add_parser("db", help="manage the database (db upgrade)")
+    db.add_argument("action", choices=["upgrade"],
+                    help="upgrade: create or update the tables (run automatically at start)")
+    db.add_argument("--config", default=argparse.SUPPRESS,
+                    help="the config file (default: config.yaml)")
+    db.set_defaults(func=cmd_db)
 
     return parser
 

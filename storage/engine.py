@@ -1,0 +1,68 @@
+"""Engine and session set-up for SQLite (WAL, foreign keys, busy timeout) and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseURLError(ValueError):
+    """The database URL names a driver Seminar does not support."""
+
+
+def _is_memory(database: str | None) -> bool:
+    return database in (None, "", ":memory:") or "mode=memory" in (database or "")
+
+
+def create_engine(
+    url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, echo: bool = False
+) -> AsyncEngine:
+    """Create the async engine for ``url`` with Seminar's connection settings.
+
+    SQLite connections get WAL mode (readers never wait for the writer), foreign keys on,
+    and a busy timeout so that a second writer waits for the lock instead of failing.
+    """
+    parsed = make_url(url)
+    driver = parsed.drivername
+    if driver not in SUPPORTED_DRIVERS:
+        raise DatabaseURLError(
+            f"database URL uses {driver!r}: use 'sqlite+aiosqlite:///FILE.db' "
+            "or 'postgresql+asyncpg://USER:PASSWORD@HOST/DB'"
+        )
+    if driver == "sqlite+aiosqlite":
+        kwargs: dict[str, Any] = {}
+        if _is_memory(parsed.database):
+            # Each connection to :memory: is a new empty database: share one connection.
+            kwargs["poolclass"] = StaticPool
+        engine = _create_async_engine(parsed, echo=echo, **kwargs)
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    # pre_ping: a pooled connection from before a server restart is replaced, not used.
+    return _create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    """Run Seminar's PRAGMAs on every new SQLite connection."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """A session factory whose objects stay readable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)

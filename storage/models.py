@@ -1,0 +1,172 @@
+"""SQLAlchemy 2 models: lesson posts, question threads, replies, cursors, audit, reminders.
+
+Discord ids (snowflakes) are ``BigInteger``; every datetime is a :class:`UTCDateTime`.
+Only portable types are used, so SQLite and PostgreSQL run the same schema and tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import UTCDateTime
+
+# Stable constraint names, so that migrations can name what they alter on both databases.
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+POST_STATUSES: Final = ("claimed", "posted", "failed", "skipped")
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the shared metadata."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class LessonPost(Base):
+    """One occurrence of a lesson in a course's calendar, claimed once, then posted or not."""
+
+    __tablename__ = "lesson_posts"
+    __table_args__ = (
+        UniqueConstraint("course", "lesson", "scheduled_at", name="uq_lesson_posts_occurrence"),
+        CheckConstraint(
+            "status IN ('claimed', 'posted', 'failed', 'skipped')", name="status"
+        ),
+        Index("ix_lesson_posts_course_scheduled", "course", "scheduled_at"),
+        Index("ix_lesson_posts_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    course: Mapped[str] = mapped_column(String(50))
+    lesson: Mapped[str] = mapped_column(String(100))
+    scheduled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    channel_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    posted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QuestionThread(Base):
+    """The Discord thread opened for one question of a posted lesson."""
+
+    __tablename__ = "question_threads"
+    __table_args__ = (
+        UniqueConstraint("post_id", "question_index", name="uq_question_threads_question"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_posts.id", ondelete="CASCADE")
+    )
+    question_index: Mapped[int] = mapped_column(Integer)
+    thread_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    starter_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Reply(Base):
+    """A student's message in a question thread: one row per Discord message, ever.
+
+    ``course`` and ``lesson`` are copied from the post so that reports group replies without
+    a join; ``text`` is kept only when the course opts in.
+    """
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        Index("ix_replies_course_author", "course", "author_id"),
+        Index("ix_replies_course_lesson_author", "course", "lesson", "author_id"),
+        Index("ix_replies_post_author", "post_id", "author_id"),
+        Index("ix_replies_thread", "thread_id"),
+        Index("ix_replies_course_created", "course", "created_at"),
+    )
+
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    thread_id: Mapped[int] = mapped_column(BigInteger)
+    post_id: Mapped[int] = mapped_column(ForeignKey("lesson_posts.id", ondelete="CASCADE"))
+    question_index: Mapped[int] = mapped_column(Integer)
+    course: Mapped[str] = mapped_column(String(50))
+    lesson: Mapped[str] = mapped_column(String(100))
+    guild_id: Mapped[int] = mapped_column(BigInteger)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    author_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    edited_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    word_count: Mapped[int] = mapped_column(Integer)
+    char_count: Mapped[int] = mapped_column(Integer)
+    reply_to_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    reply_to_author_id: Mapped[int | None] = mapped_column(BigInteger)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class ThreadCursor(Base):
+    """The newest message id of a thread that backfill has read up to."""
+
+    __tablename__ = "thread_cursors"
+
+    thread_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    last_message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """A teacher's action (post, skip, export, forget, ...) with who and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_course_at", "course", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    course: Mapped[str] = mapped_column(String(50))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ReminderSent(Base):
+    """A reminder ping sent to one student for one lesson post (sent once, ever)."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (UniqueConstraint("post_id", "user_id", name="uq_reminders_sent_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("lesson_posts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ReminderOptOut(Base):
+    """A student who asked for no reminders in a course."""
+
+    __tablename__ = "reminder_opt_outs"
+
+    course: Mapped[str] = mapped_column(String(50), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

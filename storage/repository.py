@@ -1,0 +1,1076 @@
+"""The queries the bot uses: one transaction per operation, plain frozen dataclasses out.
+
+Every write that can race with another process (claims, replies, cursors, reminders) is a
+single ``INSERT ... ON CONFLICT`` or a guarded ``UPDATE``, so that SQLite and PostgreSQL both
+let exactly one writer win without locks held across awaits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, cast, get_args
+
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage.models import (
+    AuditEntry,
+    LessonPost,
+    QuestionThread,
+    ReminderOptOut,
+    ReminderSent,
+    Reply,
+    ThreadCursor,
+)
+
+PostStatus = Literal["claimed", "posted", "failed", "skipped"]
+AUTHOR_NAME_MAX = 100
+# Rows per INSERT statement: keeps SQLite under its bound-parameter limit.
+REPLY_BATCH = 500
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+# --- returned records -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One lesson occurrence and what happened to it."""
+
+    id: int
+    course: str
+    lesson: str
+    scheduled_at: dt.datetime
+    due_at: dt.datetime | None
+    status: PostStatus
+    reason: str | None
+    claimed_by: str
+    claimed_at: dt.datetime
+    attempts: int
+    channel_id: int | None
+    message_id: int | None
+    posted_at: dt.datetime | None
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A question thread as recorded for its post."""
+
+    post_id: int
+    question_index: int
+    thread_id: int
+    starter_message_id: int | None
+    created_at: dt.datetime
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """What the reply listener needs to know about a lesson thread, keyed by thread id."""
+
+    thread_id: int
+    post_id: int
+    question_index: int
+    course: str
+    lesson: str
+    scheduled_at: dt.datetime
+    due_at: dt.datetime | None
+    channel_id: int | None
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewReply:
+    """A reply to record; ``text`` only when the course stores reply text."""
+
+    message_id: int
+    thread_id: int
+    post_id: int
+    question_index: int
+    course: str
+    lesson: str
+    guild_id: int
+    author_id: int
+    author_name: str
+    created_at: dt.datetime
+    word_count: int
+    char_count: int
+    reply_to_message_id: int | None = None
+    reply_to_author_id: int | None = None
+    late: bool = False
+    text: str | None = None
+    edited_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRecord:
+    """A recorded reply, deleted or not."""
+
+    message_id: int
+    thread_id: int
+    post_id: int
+    question_index: int
+    course: str
+    lesson: str
+    guild_id: int
+    author_id: int
+    author_name: str
+    created_at: dt.datetime
+    edited_at: dt.datetime | None
+    deleted_at: dt.datetime | None
+    word_count: int
+    char_count: int
+    reply_to_message_id: int | None
+    reply_to_author_id: int | None
+    late: bool
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StudentSummary:
+    """One student's participation over the replies asked for (deleted replies excluded).
+
+    ``author_name`` is the name on the student's latest reply; ``questions_answered``
+    counts distinct question threads; ``peer_replies`` counts replies to another student.
+    """
+
+    author_id: int
+    author_name: str
+    replies: int
+    substantive_replies: int
+    words: int
+    characters: int
+    questions_answered: int
+    lessons: int
+    peer_replies: int
+    late_replies: int
+    first_reply_at: dt.datetime
+    last_reply_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LessonTotal:
+    """Replies to one lesson of a course, over all its posts (deleted replies excluded)."""
+
+    lesson: str
+    first_scheduled_at: dt.datetime
+    replies: int
+    students: int
+    words: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One teacher action from the audit log."""
+
+    id: int
+    course: str
+    actor_id: int | None
+    action: str
+    detail: str
+    at: dt.datetime
+
+
+def _post(row: LessonPost) -> Post:
+    return Post(
+        id=row.id,
+        course=row.course,
+        lesson=row.lesson,
+        scheduled_at=row.scheduled_at,
+        due_at=row.due_at,
+        status=cast(PostStatus, row.status),
+        reason=row.reason,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        attempts=row.attempts,
+        channel_id=row.channel_id,
+        message_id=row.message_id,
+        posted_at=row.posted_at,
+        late=bool(row.late),
+    )
+
+
+def _thread(row: QuestionThread) -> Thread:
+    return Thread(
+        post_id=row.post_id,
+        question_index=row.question_index,
+        thread_id=row.thread_id,
+        starter_message_id=row.starter_message_id,
+        created_at=row.created_at,
+        locked=bool(row.locked),
+    )
+
+
+def _thread_info(thread: QuestionThread, post: LessonPost) -> ThreadInfo:
+    return ThreadInfo(
+        thread_id=thread.thread_id,
+        post_id=post.id,
+        question_index=thread.question_index,
+        course=post.course,
+        lesson=post.lesson,
+        scheduled_at=post.scheduled_at,
+        due_at=post.due_at,
+        channel_id=post.channel_id,
+        locked=bool(thread.locked),
+    )
+
+
+def _reply(row: Reply) -> ReplyRecord:
+    return ReplyRecord(
+        message_id=row.message_id,
+        thread_id=row.thread_id,
+        post_id=row.post_id,
+        question_index=row.question_index,
+        course=row.course,
+        lesson=row.lesson,
+        guild_id=row.guild_id,
+        author_id=row.author_id,
+        author_name=row.author_name,
+        created_at=row.created_at,
+        edited_at=row.edited_at,
+        deleted_at=row.deleted_at,
+        word_count=row.word_count,
+        char_count=row.char_count,
+        reply_to_message_id=row.reply_to_message_id,
+        reply_to_author_id=row.reply_to_author_id,
+        late=bool(row.late),
+        text=row.text,
+    )
+
+
+def _audit(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        id=row.id,
+        course=row.course,
+        actor_id=row.actor_id,
+        action=row.action,
+        detail=row.detail,
+        at=row.at,
+    )
+
+
+def _rowcount(result: Any) -> int:
+    """Rows changed by an UPDATE or DELETE (the ORM types its result as a plain Result)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+# --- the repository ---------------------------------------------------------------------
+
+
+class Repository:
+    """Seminar's database operations; each public method is one transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        bind = sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            raise TypeError("the sessionmaker must be bound to an AsyncEngine")
+        self._sessions = sessions
+        self._dialect = bind.dialect.name
+
+    def _insert(self, table: Any) -> sqlite.Insert | postgresql.Insert:
+        """An INSERT that supports ON CONFLICT on the engine's database."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # --- lesson posts -------------------------------------------------------------------
+
+    async def claim_post(
+        self,
+        course: str,
+        lesson: str,
+        scheduled_at: dt.datetime,
+        due_at: dt.datetime | None,
+        claimant: str,
+        *,
+        stale_after: dt.timedelta | None = None,
+        now: dt.datetime | None = None,
+    ) -> int | None:
+        """Claim an occurrence for posting; the post id if this claimant won, else None.
+
+        Exactly one claimant wins an occurrence, across processes. With ``stale_after``, an
+        existing claim that was never completed and is older than that is taken over (the
+        process that held it is presumed dead): the caller then completes the half-finished
+        post from what :meth:`get_post` and :meth:`threads_for_post` say was already sent.
+        """
+        now = now or utcnow()
+        stmt = (
+            self._insert(LessonPost)
+            .values(
+                course=course,
+                lesson=lesson,
+                scheduled_at=scheduled_at,
+                due_at=due_at,
+                status="claimed",
+                claimed_by=claimant,
+                claimed_at=now,
+                attempts=1,
+                late=False,
+            )
+            .on_conflict_do_nothing(index_elements=["course", "lesson", "scheduled_at"])
+            .returning(LessonPost.id)
+        )
+        async with self._sessions.begin() as session:
+            post_id = (await session.execute(stmt)).scalar_one_or_none()
+            if post_id is not None or stale_after is None:
+                return post_id
+            existing = await session.scalar(
+                select(LessonPost.id).where(
+                    LessonPost.course == course,
+                    LessonPost.lesson == lesson,
+                    LessonPost.scheduled_at == scheduled_at,
+                )
+            )
+            if existing is None:
+                return None
+            return await self._take_over(session, existing, claimant, now - stale_after, now)
+
+    async def take_over_claim(
+        self,
+        post_id: int,
+        claimant: str,
+        *,
+        stale_after: dt.timedelta,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Take over a claim left unfinished for longer than ``stale_after``; True if won."""
+        now = now or utcnow()
+        async with self._sessions.begin() as session:
+            won = await self._take_over(session, post_id, claimant, now - stale_after, now)
+        return won is not None
+
+    async def _take_over(
+        self,
+        session: AsyncSession,
+        post_id: int,
+        claimant: str,
+        stale_before: dt.datetime,
+        now: dt.datetime,
+    ) -> int | None:
+        """Move a stale claim to ``claimant`` in one guarded UPDATE (one winner)."""
+        stmt = (
+            update(LessonPost)
+            .where(
+                LessonPost.id == post_id,
+                LessonPost.status == "claimed",
+                LessonPost.claimed_at < stale_before,
+            )
+            .values(claimed_by=claimant, claimed_at=now, attempts=LessonPost.attempts + 1)
+            .returning(LessonPost.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def touch_claim(
+        self, post_id: int, claimant: str, *, now: dt.datetime | None = None
+    ) -> bool:
+        """Refresh a claim during a long post; False means the claim is no longer ours."""
+        stmt = (
+            update(LessonPost)
+            .where(
+                LessonPost.id == post_id,
+                LessonPost.status == "claimed",
+                LessonPost.claimed_by == claimant,
+            )
+            .values(claimed_at=now or utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt)) == 1
+
+    async def skip_occurrence(
+        self,
+        course: str,
+        lesson: str,
+        scheduled_at: dt.datetime,
+        due_at: dt.datetime | None,
+        claimant: str,
+        reason: str,
+        *,
+        now: dt.datetime | None = None,
+    ) -> int | None:
+        """Record an occurrence as skipped unless it was already claimed; its id or None."""
+        now = now or utcnow()
+        stmt = (
+            self._insert(LessonPost)
+            .values(
+                course=course,
+                lesson=lesson,
+                scheduled_at=scheduled_at,
+                due_at=due_at,
+                status="skipped",
+                reason=reason,
+                claimed_by=claimant,
+                claimed_at=now,
+                attempts=0,
+                late=False,
+            )
+            .on_conflict_do_nothing(index_elements=["course", "lesson", "scheduled_at"])
+            .returning(LessonPost.id)
+        )
+        async with self._sessions.begin() as session:
+            return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def record_post_message(
+        self, post_id: int, channel_id: int, message_id: int
+    ) -> None:
+        """Record the id of the sent lesson message (before its threads are opened)."""
+        stmt = (
+            update(LessonPost)
+            .where(LessonPost.id == post_id)
+            .values(channel_id=channel_id, message_id=message_id)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(stmt)
+
+    async def record_thread(
+        self,
+        post_id: int,
+        question_index: int,
+        thread_id: int,
+        starter_message_id: int | None = None,
+        *,
+        created_at: dt.datetime | None = None,
+    ) -> bool:
+        """Record a question's thread; False if that question or thread was already recorded."""
+        stmt = (
+            self._insert(QuestionThread)
+            .values(
+                post_id=post_id,
+                question_index=question_index,
+                thread_id=thread_id,
+                starter_message_id=starter_message_id,
+                created_at=created_at or utcnow(),
+                locked=False,
+            )
+            .on_conflict_do_nothing()
+            .returning(QuestionThread.id)
+        )
+        async with self._sessions.begin() as session:
+            return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    async def mark_post(
+        self,
+        post_id: int,
+        status: PostStatus,
+        reason: str | None = None,
+        *,
+        claimant: str | None = None,
+        late: bool | None = None,
+        now: dt.datetime | None = None,
+    ) -> bool:
+        """Set a post's status (``posted`` also stamps ``posted_at``); True if it changed.
+
+        With ``claimant``, only the current claim holder may change it, so a process whose
+        stale claim was taken over cannot overwrite the new holder's outcome.
+        """
+        if status not in get_args(PostStatus):
+            raise ValueError(f"unknown post status {status!r}")
+        values: dict[str, Any] = {"status": status, "reason": reason}
+        if status == "posted":
+            values["posted_at"] = now or utcnow()
+        if late is not None:
+            values["late"] = late
+        conditions: list[ColumnElement[bool]] = [LessonPost.id == post_id]
+        if claimant is not None:
+            conditions.append(LessonPost.claimed_by == claimant)
+        stmt = (
+            update(LessonPost)
+            .where(*conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt)) == 1
+
+    async def get_post(self, post_id: int) -> Post | None:
+        """The post with this id."""
+        async with self._sessions() as session:
+            row = await session.get(LessonPost, post_id)
+            return _post(row) if row is not None else None
+
+    async def find_post(
+        self, course: str, lesson: str, scheduled_at: dt.datetime
+    ) -> Post | None:
+        """The post of one occurrence, if it was claimed or skipped."""
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(LessonPost).where(
+                    LessonPost.course == course,
+                    LessonPost.lesson == lesson,
+                    LessonPost.scheduled_at == scheduled_at,
+                )
+            )
+            return _post(row) if row is not None else None
+
+    async def posts(
+        self,
+        course: str | None = None,
+        *,
+        lesson: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        statuses: Collection[PostStatus] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Post]:
+        """Posts scheduled in ``[since, until)``, filtered, in scheduled order."""
+        stmt = select(LessonPost)
+        if course is not None:
+            stmt = stmt.where(LessonPost.course == course)
+        if lesson is not None:
+            stmt = stmt.where(LessonPost.lesson == lesson)
+        if since is not None:
+            stmt = stmt.where(LessonPost.scheduled_at >= since)
+        if until is not None:
+            stmt = stmt.where(LessonPost.scheduled_at < until)
+        if statuses is not None:
+            stmt = stmt.where(LessonPost.status.in_(list(statuses)))
+        if newest_first:
+            stmt = stmt.order_by(LessonPost.scheduled_at.desc(), LessonPost.id.desc())
+        else:
+            stmt = stmt.order_by(LessonPost.scheduled_at, LessonPost.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return await self._posts(stmt)
+
+    async def recent_posts(self, course: str, limit: int = 10) -> list[Post]:
+        """The course's latest posts of any status, newest first."""
+        return await self.posts(course, limit=limit, newest_first=True)
+
+    async def latest_post(self, course: str, lesson: str | None = None) -> Post | None:
+        """The course's most recently scheduled posted lesson (or posted ``lesson``)."""
+        posted: tuple[PostStatus, ...] = ("posted",)
+        found = await self.posts(
+            course, lesson=lesson, statuses=posted, limit=1, newest_first=True
+        )
+        return found[0] if found else None
+
+    async def posts_due_between(
+        self, start: dt.datetime, end: dt.datetime, *, course: str | None = None
+    ) -> list[Post]:
+        """Posted lessons whose due time is in ``[start, end)``, by due time."""
+        stmt = select(LessonPost).where(
+            LessonPost.status == "posted",
+            LessonPost.due_at >= start,
+            LessonPost.due_at < end,
+        )
+        if course is not None:
+            stmt = stmt.where(LessonPost.course == course)
+        return await self._posts(stmt.order_by(LessonPost.due_at, LessonPost.id))
+
+    async def stale_claims(
+        self, stale_after: dt.timedelta, *, now: dt.datetime | None = None
+    ) -> list[Post]:
+        """Claims never completed and older than ``stale_after`` (crashed mid-post)."""
+        cutoff = (now or utcnow()) - stale_after
+        stmt = select(LessonPost).where(
+            LessonPost.status == "claimed", LessonPost.claimed_at < cutoff
+        )
+        return await self._posts(stmt.order_by(LessonPost.scheduled_at, LessonPost.id))
+
+    async def _posts(self, stmt: Select[LessonPost]) -> list[Post]:
+        async with self._sessions() as session:
+            return [_post(row) for row in await session.scalars(stmt)]
+
+    # --- question threads ---------------------------------------------------------------
+
+    async def threads_for_post(self, post_id: int) -> list[Thread]:
+        """The post's recorded question threads, by question."""
+        stmt = (
+            select(QuestionThread)
+            .where(QuestionThread.post_id == post_id)
+            .order_by(QuestionThread.question_index)
+        )
+        async with self._sessions() as session:
+            return [_thread(row) for row in await session.scalars(stmt)]
+
+    async def thread_info(self, thread_id: int) -> ThreadInfo | None:
+        """The lesson and question of a thread, or None if it is not a lesson thread."""
+        stmt = (
+            select(QuestionThread, LessonPost)
+            .join(LessonPost, QuestionThread.post_id == LessonPost.id)
+            .where(QuestionThread.thread_id == thread_id)
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(stmt)).first()
+            return _thread_info(row[0], row[1]) if row is not None else None
+
+    async def open_threads(
+        self,
+        *,
+        course: str | None = None,
+        posted_since: dt.datetime | None = None,
+        include_locked: bool = False,
+    ) -> list[ThreadInfo]:
+        """Every lesson thread (unlocked unless asked), for an in-memory thread-id map."""
+        stmt = select(QuestionThread, LessonPost).join(
+            LessonPost, QuestionThread.post_id == LessonPost.id
+        )
+        if course is not None:
+            stmt = stmt.where(LessonPost.course == course)
+        if posted_since is not None:
+            stmt = stmt.where(LessonPost.scheduled_at >= posted_since)
+        if not include_locked:
+            stmt = stmt.where(QuestionThread.locked.is_(False))
+        stmt = stmt.order_by(LessonPost.scheduled_at, QuestionThread.question_index)
+        async with self._sessions() as session:
+            return [_thread_info(t, p) for t, p in (await session.execute(stmt)).tuples()]
+
+    async def threads_to_lock(self, now: dt.datetime | None = None) -> list[ThreadInfo]:
+        """Unlocked threads of posted lessons whose due time has passed."""
+        stmt = (
+            select(QuestionThread, LessonPost)
+            .join(LessonPost, QuestionThread.post_id == LessonPost.id)
+            .where(
+                QuestionThread.locked.is_(False),
+                LessonPost.due_at <= (now or utcnow()),
+            )
+            .order_by(LessonPost.due_at, QuestionThread.question_index)
+        )
+        async with self._sessions() as session:
+            return [_thread_info(t, p) for t, p in (await session.execute(stmt)).tuples()]
+
+    async def mark_threads_locked(self, thread_ids: Iterable[int]) -> int:
+        """Mark threads as locked; how many changed."""
+        ids = list(thread_ids)
+        if not ids:
+            return 0
+        stmt = (
+            update(QuestionThread)
+            .where(QuestionThread.thread_id.in_(ids), QuestionThread.locked.is_(False))
+            .values(locked=True)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt))
+
+    # --- replies ------------------------------------------------------------------------
+
+    async def record_replies(
+        self, replies: Sequence[NewReply], *, cursors: Mapping[int, int] | None = None
+    ) -> int:
+        """Record replies in one transaction; how many were new.
+
+        A message id already recorded is left exactly as it is, so recording the same
+        reply twice (a duplicated event, a backfill overlap) changes nothing. ``cursors``
+        (thread id -> message id) are advanced in the same transaction: backfill uses it;
+        the live listener must not, since it may have missed earlier messages.
+        """
+        rows = [_reply_values(reply) for reply in replies]
+        new = 0
+        async with self._sessions.begin() as session:
+            for start in range(0, len(rows), REPLY_BATCH):
+                stmt = (
+                    self._insert(Reply)
+                    .values(rows[start : start + REPLY_BATCH])
+                    .on_conflict_do_nothing(index_elements=["message_id"])
+                    .returning(Reply.message_id)
+                )
+                new += len((await session.execute(stmt)).all())
+            if cursors:
+                await self._advance_cursors(session, cursors)
+        return new
+
+    async def mark_edited(
+        self,
+        message_id: int,
+        at: dt.datetime,
+        word_count: int,
+        char_count: int,
+        text: str | None = None,
+    ) -> bool:
+        """Update a reply's counts after an edit; False if unknown, deleted, or newer edit kept.
+
+        ``text`` replaces the stored text only when given (courses that store text).
+        """
+        values: dict[str, Any] = {
+            "edited_at": at,
+            "word_count": word_count,
+            "char_count": char_count,
+        }
+        if text is not None:
+            values["text"] = text
+        stmt = (
+            update(Reply)
+            .where(
+                Reply.message_id == message_id,
+                Reply.deleted_at.is_(None),
+                # Edit events can arrive out of order: never let an older one win.
+                or_(Reply.edited_at.is_(None), Reply.edited_at <= at),
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt)) == 1
+
+    async def mark_deleted(self, message_id: int, at: dt.datetime) -> bool:
+        """Mark a reply deleted (kept, not erased); False if unknown or already deleted."""
+        return await self.mark_deleted_many([message_id], at) == 1
+
+    async def mark_deleted_many(self, message_ids: Iterable[int], at: dt.datetime) -> int:
+        """Mark several replies deleted (a bulk delete); how many changed."""
+        ids = list(message_ids)
+        if not ids:
+            return 0
+        stmt = (
+            update(Reply)
+            .where(Reply.message_id.in_(ids), Reply.deleted_at.is_(None))
+            .values(deleted_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt))
+
+    async def reply(self, message_id: int) -> ReplyRecord | None:
+        """One recorded reply, deleted or not."""
+        async with self._sessions() as session:
+            row = await session.get(Reply, message_id)
+            return _reply(row) if row is not None else None
+
+    async def replies(
+        self,
+        course: str,
+        *,
+        lesson: str | None = None,
+        author_id: int | None = None,
+        include_deleted: bool = False,
+    ) -> list[ReplyRecord]:
+        """A course's replies (export rows), oldest first."""
+        stmt = select(Reply).where(Reply.course == course)
+        if lesson is not None:
+            stmt = stmt.where(Reply.lesson == lesson)
+        if author_id is not None:
+            stmt = stmt.where(Reply.author_id == author_id)
+        if not include_deleted:
+            stmt = stmt.where(Reply.deleted_at.is_(None))
+        stmt = stmt.order_by(Reply.created_at, Reply.message_id)
+        async with self._sessions() as session:
+            return [_reply(row) for row in await session.scalars(stmt)]
+
+    async def export_rows(self, course: str, lesson: str | None = None) -> list[ReplyRecord]:
+        """The replies a gradebook export is built from (deleted replies excluded)."""
+        return await self.replies(course, lesson=lesson)
+
+    async def replies_for_student(self, course: str, user_id: int) -> list[ReplyRecord]:
+        """Everything recorded about one student's replies, deleted ones included."""
+        return await self.replies(course, author_id=user_id, include_deleted=True)
+
+    # --- cursors ------------------------------------------------------------------------
+
+    async def get_cursor(self, thread_id: int) -> int | None:
+        """The message id backfill has read a thread up to, if any."""
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(ThreadCursor.last_message_id).where(ThreadCursor.thread_id == thread_id)
+            )
+
+    async def get_cursors(self, thread_ids: Iterable[int] | None = None) -> dict[int, int]:
+        """Cursors of the given threads (or all), thread id -> message id."""
+        stmt = select(ThreadCursor.thread_id, ThreadCursor.last_message_id)
+        if thread_ids is not None:
+            stmt = stmt.where(ThreadCursor.thread_id.in_(list(thread_ids)))
+        async with self._sessions() as session:
+            return {t: m for t, m in (await session.execute(stmt)).tuples()}
+
+    async def advance_cursor(self, thread_id: int, message_id: int) -> int:
+        """Move a thread's cursor forward to ``message_id`` (never back); the cursor now."""
+        async with self._sessions.begin() as session:
+            await self._advance_cursors(session, {thread_id: message_id})
+            cursor = await session.scalar(
+                select(ThreadCursor.last_message_id).where(ThreadCursor.thread_id == thread_id)
+            )
+        assert cursor is not None
+        return cursor
+
+    async def advance_cursors(self, cursors: Mapping[int, int]) -> None:
+        """Move several threads' cursors forward in one transaction."""
+        if cursors:
+            async with self._sessions.begin() as session:
+                await self._advance_cursors(session, cursors)
+
+    async def _advance_cursors(self, session: AsyncSession, cursors: Mapping[int, int]) -> None:
+        """Upsert cursors, keeping whichever message id is newer."""
+        stmt = self._insert(ThreadCursor)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["thread_id"],
+            set_={"last_message_id": stmt.excluded.last_message_id},
+            where=ThreadCursor.last_message_id < stmt.excluded.last_message_id,
+        )
+        params = [{"thread_id": t, "last_message_id": m} for t, m in sorted(cursors.items())]
+        await session.execute(stmt, params)
+
+    # --- reports ------------------------------------------------------------------------
+
+    async def summary(
+        self,
+        course: str,
+        *,
+        lesson: str | None = None,
+        post_id: int | None = None,
+        author_id: int | None = None,
+        until: dt.datetime | None = None,
+        min_words: int = 0,
+    ) -> list[StudentSummary]:
+        """Per-student participation in a course (or one lesson, post or student), by id.
+
+        Counts only replies not deleted; with ``until``, only replies made before it (for
+        checkpoints); ``substantive_replies`` counts replies of at least ``min_words`` words.
+        Students with no reply are absent: the caller knows the class list.
+        """
+        conditions: list[ColumnElement[bool]] = [
+            Reply.course == course,
+            Reply.deleted_at.is_(None),
+        ]
+        if lesson is not None:
+            conditions.append(Reply.lesson == lesson)
+        if post_id is not None:
+            conditions.append(Reply.post_id == post_id)
+        if author_id is not None:
+            conditions.append(Reply.author_id == author_id)
+        if until is not None:
+            conditions.append(Reply.created_at < until)
+        peer = and_(
+            Reply.reply_to_author_id.is_not(None), Reply.reply_to_author_id != Reply.author_id
+        )
+        totals = (
+            select(
+                Reply.author_id.label("author_id"),
+                func.count().label("replies"),
+                func.sum(case((Reply.word_count >= min_words, 1), else_=0)).label(
+                    "substantive"
+                ),
+                func.sum(Reply.word_count).label("words"),
+                func.sum(Reply.char_count).label("characters"),
+                func.count(Reply.thread_id.distinct()).label("questions"),
+                func.count(Reply.post_id.distinct()).label("lessons"),
+                func.sum(case((peer, 1), else_=0)).label("peer"),
+                func.sum(case((Reply.late.is_(True), 1), else_=0)).label("late"),
+                func.min(Reply.created_at).label("first_at"),
+                func.max(Reply.created_at).label("last_at"),
+                # Snowflakes grow with time: the largest id is the latest reply.
+                func.max(Reply.message_id).label("last_message_id"),
+            )
+            .where(*conditions)
+            .group_by(Reply.author_id)
+            .subquery()
+        )
+        stmt = (
+            select(totals, Reply.author_name)
+            .join(Reply, Reply.message_id == totals.c.last_message_id)
+            .order_by(totals.c.author_id)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(stmt)).all()
+        return [
+            StudentSummary(
+                author_id=row.author_id,
+                author_name=row.author_name,
+                replies=int(row.replies),
+                substantive_replies=int(row.substantive),
+                words=int(row.words),
+                characters=int(row.characters),
+                questions_answered=int(row.questions),
+                lessons=int(row.lessons),
+                peer_replies=int(row.peer),
+                late_replies=int(row.late),
+                first_reply_at=row.first_at,
+                last_reply_at=row.last_at,
+            )
+            for row in rows
+        ]
+
+    async def lesson_totals(self, course: str) -> list[LessonTotal]:
+        """Replies per posted lesson of a course (lessons with no reply too), in post order."""
+        joined = and_(
+            Reply.post_id == LessonPost.id, Reply.deleted_at.is_(None)
+        )
+        stmt = (
+            select(
+                LessonPost.lesson,
+                func.min(LessonPost.scheduled_at).label("first_at"),
+                func.count(Reply.message_id).label("replies"),
+                func.count(Reply.author_id.distinct()).label("students"),
+                func.coalesce(func.sum(Reply.word_count), 0).label("words"),
+            )
+            .outerjoin(Reply, joined)
+            .where(LessonPost.course == course, LessonPost.status == "posted")
+            .group_by(LessonPost.lesson)
+            .order_by("first_at", LessonPost.lesson)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(stmt)).all()
+        return [
+            LessonTotal(
+                lesson=row.lesson,
+                first_scheduled_at=row.first_at,
+                replies=int(row.replies),
+                students=int(row.students),
+                words=int(row.words),
+            )
+            for row in rows
+        ]
+
+    # --- privacy ------------------------------------------------------------------------
+
+    async def delete_student(self, course: str, user_id: int) -> int:
+        """Erase one student's records in a course; how many replies were deleted.
+
+        Other students' replies to them keep counting as peer replies, but no longer say to
+        whom (the id becomes 0).
+        """
+        course_posts = select(LessonPost.id).where(LessonPost.course == course)
+        async with self._sessions.begin() as session:
+            deleted = _rowcount(
+                await session.execute(
+                    delete(Reply)
+                    .where(Reply.course == course, Reply.author_id == user_id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            await session.execute(
+                update(Reply)
+                .where(Reply.course == course, Reply.reply_to_author_id == user_id)
+                .values(reply_to_author_id=0)
+                .execution_options(synchronize_session=False)
+            )
+            await session.execute(
+                delete(ReminderSent)
+                .where(ReminderSent.user_id == user_id, ReminderSent.post_id.in_(course_posts))
+                .execution_options(synchronize_session=False)
+            )
+            await session.execute(
+                delete(ReminderOptOut)
+                .where(ReminderOptOut.course == course, ReminderOptOut.user_id == user_id)
+                .execution_options(synchronize_session=False)
+            )
+        return deleted
+
+    async def purge_older_than(self, course: str, cutoff: dt.datetime) -> int:
+        """Delete a course's replies (and reminder marks) older than ``cutoff``; replies gone."""
+        old_posts = select(LessonPost.id).where(
+            LessonPost.course == course, LessonPost.scheduled_at < cutoff
+        )
+        async with self._sessions.begin() as session:
+            deleted = _rowcount(
+                await session.execute(
+                    delete(Reply)
+                    .where(Reply.course == course, Reply.created_at < cutoff)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            await session.execute(
+                delete(ReminderSent)
+                .where(ReminderSent.post_id.in_(old_posts))
+                .execution_options(synchronize_session=False)
+            )
+        return deleted
+
+    # --- reminders ----------------------------------------------------------------------
+
+    async def record_reminders(
+        self, post_id: int, user_ids: Iterable[int], *, now: dt.datetime | None = None
+    ) -> list[int]:
+        """Mark students as reminded for a post; the ids not reminded before (ping those)."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return []
+        at = now or utcnow()
+        stmt = (
+            self._insert(ReminderSent)
+            .values([{"post_id": post_id, "user_id": u, "sent_at": at} for u in ids])
+            .on_conflict_do_nothing(index_elements=["post_id", "user_id"])
+            .returning(ReminderSent.user_id)
+        )
+        async with self._sessions.begin() as session:
+            return sorted((await session.execute(stmt)).scalars())
+
+    async def reminded(self, post_id: int) -> set[int]:
+        """Students already reminded for a post."""
+        stmt = select(ReminderSent.user_id).where(ReminderSent.post_id == post_id)
+        async with self._sessions() as session:
+            return set(await session.scalars(stmt))
+
+    async def set_reminder_opt_out(
+        self, course: str, user_id: int, opted_out: bool, *, now: dt.datetime | None = None
+    ) -> None:
+        """Turn a student's reminders in a course off (``opted_out``) or back on."""
+        async with self._sessions.begin() as session:
+            if opted_out:
+                await session.execute(
+                    self._insert(ReminderOptOut)
+                    .values(course=course, user_id=user_id, at=now or utcnow())
+                    .on_conflict_do_nothing(index_elements=["course", "user_id"])
+                )
+            else:
+                await session.execute(
+                    delete(ReminderOptOut)
+                    .where(ReminderOptOut.course == course, ReminderOptOut.user_id == user_id)
+                    .execution_options(synchronize_session=False)
+                )
+
+    async def opted_out(self, course: str) -> set[int]:
+        """Students of a course who turned reminders off."""
+        stmt = select(ReminderOptOut.user_id).where(ReminderOptOut.course == course)
+        async with self._sessions() as session:
+            return set(await session.scalars(stmt))
+
+    # --- audit log ----------------------------------------------------------------------
+
+    async def audit(
+        self,
+        course: str,
+        actor_id: int | None,
+        action: str,
+        detail: str = "",
+        *,
+        at: dt.datetime | None = None,
+    ) -> None:
+        """Append a teacher action to the audit log (``actor_id`` None: the bot itself)."""
+        async with self._sessions.begin() as session:
+            session.add(
+                AuditEntry(
+                    course=course,
+                    actor_id=actor_id,
+                    action=action,
+                    detail=detail,
+                    at=at or utcnow(),
+                )
+            )
+
+    async def list_audit(
+        self,
+        course: str,
+        *,
+        limit: int = 50,
+        since: dt.datetime | None = None,
+        action: str | None = None,
+    ) -> list[AuditRecord]:
+        """A course's audit log, newest first."""
+        stmt = select(AuditEntry).where(AuditEntry.course == course)
+        if since is not None:
+            stmt = stmt.where(AuditEntry.at >= since)
+        if action is not None:
+            stmt = stmt.where(AuditEntry.action == action)
+        stmt = stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+        async with self._sessions() as session:
+            return [_audit(row) for row in await session.scalars(stmt)]
+
+
+def _reply_values(reply: NewReply) -> dict[str, Any]:
+    """Column values of a new reply (display names cut to the column's size)."""
+    values = asdict(reply)
+    values["author_name"] = reply.author_name[:AUTHOR_NAME_MAX]
+    values["deleted_at"] = None
+    return values
