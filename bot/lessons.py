@@ -80,6 +80,29 @@ class Lesson(BaseModel):
         return data
 
 
+class SafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that leaves an impossible date such as 2021-13-45 as text.
+
+    PyYAML raises a bare ``ValueError`` for those; kept as text, the field's validation
+    reports it with the file, the field and the line like any other bad value.
+    """
+
+
+def _timestamp_or_text(loader: SafeLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML like ``yaml.safe_load``, keeping impossible dates as text."""
+    return yaml.load(text, Loader=SafeLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
 class LessonError(Exception):
     """One or more lesson files are broken; ``problems`` has one sentence per problem."""
 
@@ -151,7 +174,7 @@ def _message(error: ErrorDetails) -> str:
 def parse_lesson(text: str, slug: str, source: str) -> Lesson:
     """Validate one lesson file's text; raise :class:`LessonError` naming field and line."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
