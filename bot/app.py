@@ -30,6 +30,9 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.errors import UserFacingError
 from bot.lessons import Lesson, load_lessons
+from storage.engine import create_engine, create_sessionmaker
+from storage.migrate import MigrationError, upgrade
+from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ NEEDED_PERMISSIONS: dict[str, str] = {
     "manage_threads": "Manage Threads",
 }
 
+SERVER_TROUBLE = "Discord had a problem answering just now: please try the command again."
 APOLOGY = (
     "Sorry, something went wrong on my side. Please try again in a moment; if it keeps "
     "happening, tell your teacher (the details are in the bot's log)."
@@ -67,8 +71,6 @@ def configure_endpoints(settings: Settings) -> None:
     """
     discord.http.Route.BASE = settings.discord.api_base
     gateway = yarl.URL(settings.discord.gateway_url or DISCORD_GATEWAY)
-    if not gateway.path:
-        gateway = gateway.with_path("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
 
 
@@ -218,19 +220,21 @@ class SeminarTree(app_commands.CommandTree["SeminarBot"]):
     async def on_error(
         self, interaction: discord.Interaction[SeminarBot], error: app_commands.AppCommandError
     ) -> None:
-        text = user_message(interaction, error)
         command = interaction.command.qualified_name if interaction.command else "?"
         context = (f"/{command} (guild {interaction.guild_id}, channel {interaction.channel_id},"
                    f" user {interaction.user.id})")
-        if text is None:
-            original = getattr(error, "original", error)
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        text = user_message(interaction, error)
+        if text is not None:
+            log.info("Command %s: told the user: %s", context, text)
+        elif isinstance(original, discord.DiscordServerError):
+            # Discord's own trouble: worth a line in the log, not a traceback.
+            log.warning("Command %s: Discord answered %s %s: %s", context,
+                        original.status, original.code, original.text)
+            text = SERVER_TROUBLE
+        else:
             log.error("Command %s failed", context, exc_info=original)
             text = APOLOGY
-            if isinstance(original, discord.DiscordServerError):
-                text = ("Discord had a problem answering just now: please try the command "
-                        "again in a moment.")
-        else:
-            log.info("Command %s: told the user: %s", context, text)
         await send_ephemeral(interaction, text)
 
 
@@ -267,9 +271,9 @@ class SeminarBot(commands.Bot):
         settings: Settings,
         lessons: Mapping[str, Lesson],
         *,
+        repository: Repository | None = None,
         command_hashes: CommandHashStore | None = None,
         force_sync: bool = False,
-        engine: Any = None,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -284,8 +288,8 @@ class SeminarBot(commands.Bot):
         self.lessons: dict[str, Lesson] = dict(lessons)
         self.command_hashes: CommandHashStore = command_hashes or MemoryHashStore()
         self.force_sync = force_sync
-        # The storage engine; the repository built on it arrives with the storage package.
-        self.engine = engine
+        # None only in tests that need no database.
+        self.repository = repository
         self.synced_guilds: list[int] = []
 
     async def setup_hook(self) -> None:
@@ -347,15 +351,15 @@ def create_bot(
     settings: Settings,
     lessons: Mapping[str, Lesson],
     *,
+    repository: Repository | None = None,
     force_sync: bool = False,
     command_hashes: CommandHashStore | None = None,
-    engine: Any = None,
 ) -> SeminarBot:
     """The bot for ``settings``: sharded when the config sets a shard count."""
     if command_hashes is None:
         command_hashes = default_hash_store(settings.database.url)
     common: dict[str, Any] = {
-        "command_hashes": command_hashes, "force_sync": force_sync, "engine": engine,
+        "repository": repository, "command_hashes": command_hashes, "force_sync": force_sync,
     }
     shards = settings.discord
     if shards.shard_count is not None:
@@ -386,16 +390,25 @@ async def open_bot(
     lessons: Mapping[str, Lesson] | None = None,
     command_hashes: CommandHashStore | None = None,
 ) -> AsyncIterator[SeminarBot]:
-    """Point discord.py at the configured servers, load lessons and storage, build the bot.
+    """Point discord.py at the configured servers, load lessons, open storage, build the bot.
 
-    On exit the bot is closed and the storage released, however the block ends.
+    The database is upgraded to the newest schema first (:class:`MigrationError` if it
+    cannot be reached). On exit the bot is closed and the engine disposed, however the
+    block ends.
     """
     configure_endpoints(settings)
     if lessons is None:
         lessons = load_lessons(settings.lessons.folder)
-    bot = create_bot(settings, lessons, force_sync=sync, command_hashes=command_hashes)
-    async with bot:
-        yield bot
+    # storage.migrate.upgrade runs its own event loop: give it a thread.
+    await asyncio.to_thread(upgrade, settings.database.url)
+    engine = create_engine(settings.database.url)
+    try:
+        bot = create_bot(settings, lessons, repository=Repository(create_sessionmaker(engine)),
+                         force_sync=sync, command_hashes=command_hashes)
+        async with bot:
+            yield bot
+    finally:
+        await engine.dispose()
 
 
 async def serve(bot: SeminarBot, token: str) -> int:
@@ -444,9 +457,38 @@ def close_on_signals(bot: SeminarBot) -> Iterator[None]:
 
 async def main(settings: Settings, token: str, *, sync: bool = False) -> int:
     """Run the bot until it is stopped; the exit code for the process."""
-    async with open_bot(settings, sync=sync) as bot:
-        with close_on_signals(bot):
-            return await serve(bot, token)
+    try:
+        async with open_bot(settings, sync=sync) as bot:
+            with close_on_signals(bot):
+                return await serve(bot, token)
+    except MigrationError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+async def sync_now(settings: Settings, token: str) -> int:
+    """Log in over REST only, sync every course guild's commands, and stop; the exit code."""
+    try:
+        async with open_bot(settings, sync=True) as bot:
+            try:
+                await bot.login(token)  # runs setup_hook, which syncs
+            except discord.LoginFailure:
+                log.error(TOKEN_REJECTED.format(var=settings.discord.token_env,
+                                                portal=DEVELOPER_PORTAL))
+                return 1
+            failed = [g for g in bot.course_guild_ids() if g not in bot.synced_guilds]
+    except MigrationError as exc:
+        log.error("%s", exc)
+        return 1
+    for guild_id in bot.synced_guilds:
+        print(f"Synced the slash commands of server {guild_id}.")
+    return 1 if failed else 0
+
+
+def sync_commands(settings: Settings, token: str) -> int:
+    """``seminar sync``: push the slash commands to every course's server now."""
+    setup_logging(settings.log_level, token)
+    return asyncio.run(sync_now(settings, token))
 
 
 def run_bot(settings: Settings, token: str, sync: bool = False) -> int:

@@ -181,6 +181,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_bot(settings, token, sync=args.sync)
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Push the slash commands to every course's server now, then stop."""
+    from bot.app import sync_commands
+    from bot.config import read_token
+
+    settings = _settings(args)
+    token = read_token(settings)
+    _lessons(settings)
+    return sync_commands(settings, token)
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     """Manage the database: ``upgrade`` brings its tables up to date."""
     from storage.migrate import MigrationError, head_revision, upgrade
@@ -208,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sync", action="store_true",
                      help="sync slash commands to Discord even if they did not change")
     run.set_defaults(func=cmd_run)
+
+    sync = sub.add_parser("sync", help="push the slash commands to every course's server now")
+    sync.add_argument("--config", default=argparse.SUPPRESS,
+                      help="the config file (default: config.yaml)")
+    sync.set_defaults(func=cmd_sync)
 
     check = sub.add_parser("check", help="check the config and every lesson file")
     check.set_defaults(func=cmd_check)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.lessons import Lesson
@@ -22,6 +23,14 @@ class ScheduledPost(Protocol):
 
     @property
     def post_at(self) -> dt.datetime: ...
+
+
+@dataclass(frozen=True)
+class PostedLesson:
+    """A lesson that was posted in a course at an instant."""
+
+    lesson: str
+    post_at: dt.datetime
 
 
 def _norm(text: str) -> str:

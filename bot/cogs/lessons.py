@@ -17,7 +17,13 @@ from bot.config import CourseSettings
 from bot.discord_render import respond
 from bot.errors import NothingToShow, NotInCourse, UnknownLesson
 from bot.lessons import Lesson
-from bot.lookup import ScheduledPost, close_matches, current_lesson, find_lesson, lesson_choices
+from bot.lookup import (
+    PostedLesson,
+    close_matches,
+    current_lesson,
+    find_lesson,
+    lesson_choices,
+)
 
 if TYPE_CHECKING:
     from bot.app import SeminarBot
@@ -80,12 +86,14 @@ class LessonsCog(commands.Cog):
     def __init__(self, bot: SeminarBot) -> None:
         self.bot = bot
 
-    async def posted_lessons(self, course_key: str) -> list[ScheduledPost]:
-        """The course's posted lessons with their post times.
-
-        Empty until the posting cog records posts in storage.
-        """
-        return []
+    async def posted_lessons(self, course_key: str) -> list[PostedLesson]:
+        """The course's most recently posted lesson, with when it was posted, if any."""
+        if self.bot.repository is None:
+            return []
+        post = await self.bot.repository.latest_post(course_key)
+        if post is None:
+            return []
+        return [PostedLesson(post.lesson, post.posted_at or post.scheduled_at)]
 
     async def lesson_for(
         self, interaction: discord.Interaction[SeminarBot], name: str | None
