@@ -321,7 +321,9 @@ def lesson_messages(
         fields.append(_due_field(due_at))
     head, overflow = _head(lesson, fields)
     body = _join(overflow, lesson.summary)
-    footer = f"{len(lesson.questions)} discussion question(s): reply in the threads below."
+    count = len(lesson.questions)
+    noun = "question" if count == 1 else "questions"
+    footer = f"{count} discussion {noun}: reply in the threads below."
     return _pack(head, body, buttons=resource_buttons(lesson), content=late_note, footer=footer)
 
 
@@ -385,8 +387,8 @@ def _message_text(message: MessageSpec) -> list[str]:
         lines.append(message.content)
     for embed in message.embeds:
         lines += _embed_text(embed)
-    for row in message.button_rows:
-        lines.append("  " + "  ".join(f"[{b.label}]({b.url})" for b in row))
+    for button in message.buttons:
+        lines.append(f"  [button] {button.label} -> {button.url}")
     return lines
 
 
