@@ -1,0 +1,187 @@
+"""The ``seminar`` command line, run in-process: sentences and exit codes, never tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONFIG = """\
+lessons:
+  folder: lessons
+courses:
+  history-101:
+    name: History 101
+    guild_id: 111111111111111111
+    channel_id: 222222222222222222
+    timezone: America/New_York
+    calendar:
+      entries:
+        - lesson: week-1
+          post_at: 2026-09-07 09:00
+"""
+
+LESSON = """\
+title: The Cold War Begins
+published: 2019-03-05
+summary: Churchill names the iron curtain.
+questions:
+  - Why did the wartime alliance fall apart?
+  - Could the Cold War have been avoided?
+resources:
+  - title: The Sinews of Peace
+    author: Winston Churchill
+    url: https://example.org/sinews
+  - title: The Long Telegram
+"""
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Path:
+    """A config file with one course and a lessons folder with one lesson; returns the config."""
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "lessons" / "week-1.yaml").write_text(LESSON, encoding="utf-8")
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    return config
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+# --- check -----------------------------------------------------------------------------------
+
+def test_check_a_good_setup_prints_a_summary(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--config", str(setup), "check")
+    assert code == 0, err
+    assert "Config OK: 1 course(s), 1 lesson(s)." in out
+    assert "course history-101: History 101" in out
+    assert "America/New_York" in out
+    assert "lesson week-1: The Cold War Begins (2 question(s), 2 reading(s))" in out
+    # A reading without a link does not stop the bot, but the teacher hears about it.
+    assert "note: lesson week-1: reading 2 (The Long Telegram) has no url" in out
+
+
+def test_check_the_shipped_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--config", str(ROOT / "config.example.yaml"), "check")
+    assert code == 0, err
+    assert "lesson stalins-crimes-and-russias-future: Stalin’s Crimes and Russia’s Future" in out
+
+
+def test_check_a_broken_lesson_names_file_and_line(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lesson = setup.parent / "lessons" / "week-1.yaml"
+    lesson.write_text(LESSON.replace("published: 2019-03-05", "published: soon"), "utf-8")
+    code, out, err = run(capsys, "--config", str(setup), "check")
+    assert code == 1
+    assert out == ""
+    assert "Found 1 problem(s):" in err
+    assert f"{lesson}:2: published " in err
+
+
+def test_check_a_broken_config_lists_every_problem(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.write_text(
+        CONFIG.replace("America/New_York", "America/Atlantis")
+        .replace("    guild_id: 111111111111111111\n", "")
+        .replace("lessons:\n  folder", "lessons:\n  foldr"),
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "--config", str(setup), "check")
+    assert code == 1
+    assert "Found 3 problem(s):" in err
+    assert "lessons.foldr: unknown setting" in err
+    assert "courses.history-101.guild_id: this setting is required" in err
+    assert "courses.history-101.timezone: unknown time zone 'America/Atlantis'" in err
+
+
+def test_check_a_calendar_naming_a_missing_lesson(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.write_text(CONFIG.replace("lesson: week-1", "lesson: week-2"), encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(setup), "check")
+    assert code == 1
+    assert "lesson 'week-2' has no file in" in err
+    assert "(lessons: week-1)" in err
+
+
+def test_check_without_a_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--config", str(tmp_path / "config.yaml"), "check")
+    assert code == 1
+    assert "no such config file (copy config.example.yaml" in err
+
+
+# --- run -------------------------------------------------------------------------------------
+
+def test_run_without_a_token_explains_how_to_get_one(
+    setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    code, out, err = run(capsys, "--config", str(setup), "run")
+    assert code == 1
+    assert out == ""
+    assert "No Discord bot token found in the environment variable DISCORD_TOKEN." in err
+    assert "https://discord.com/developers/applications" in err
+    assert "export DISCORD_TOKEN=" in err
+
+
+def test_run_with_a_broken_config_lists_the_problems_before_anything_else(
+    setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
+    setup.write_text(CONFIG.replace("America/New_York", "Nowhere"), encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(setup), "run")
+    assert code == 1
+    assert "courses.history-101.timezone: unknown time zone 'Nowhere'" in err
+
+
+def test_run_with_a_broken_lesson_stops_before_connecting(
+    setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
+    lesson = setup.parent / "lessons" / "week-1.yaml"
+    lesson.write_text(LESSON.replace("questions:", "questons:"), encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(setup), "run")
+    assert code == 1
+    assert f"{lesson}:4: questons is not a lesson field (check its spelling)" in err
+
+
+# --- preview ---------------------------------------------------------------------------------
+
+def test_preview_of_an_unknown_lesson_says_which_exist(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--config", str(setup), "preview", "week-9")
+    assert code == 1
+    assert out == ""
+    assert err.strip() == "no lesson named 'week-9' (lessons: week-1)"
+
+
+def test_preview_shows_the_lesson(setup: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--config", str(setup), "preview", "week-1")
+    assert code == 0
+    assert "The Cold War Begins" in out
+    assert "Why did the wartime alliance fall apart?" in out
+
+
+# --- usage -----------------------------------------------------------------------------------
+
+def test_slug_with_several_pages_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["import", "a.txt", "b.txt", "--slug", "x", "-o", str(tmp_path)])
+    assert caught.value.code == 2
+    assert "--slug names one lesson: give one page with it" in capsys.readouterr().err
