@@ -101,6 +101,7 @@ def test_check_a_broken_config_lists_every_problem(
     )
     code, out, err = run(capsys, "--config", str(setup), "check")
     assert code == 1
+    assert out == ""
     assert "Found 3 problem(s):" in err
     assert "lessons.foldr: unknown setting" in err
     assert "courses.history-101.guild_id: this setting is required" in err
