@@ -92,6 +92,7 @@ def _key(line: str) -> str:
 
 
 def _is_noise(line: str) -> bool:
+    """Whether a line is page furniture such as "Back to top"."""
     return _key(line) in _NOISE
 
 
@@ -121,6 +122,7 @@ _NAMES = {
 
 
 def _heading(line: str) -> str | None:
+    """Which section a line starts ("questions", "resources", "transcript"), if any."""
     key = _key(line)
     for name, words in _HEADINGS.items():
         if key in words:
@@ -138,6 +140,11 @@ class _Page:
 
 
 def _split(lines: list[str]) -> _Page:
+    """Split the lines at the section headings and drop noise.
+
+    Only the first heading of each kind counts: a repeated one stays text, since a transcript
+    may well contain a line such as "Questions".
+    """
     head: list[str] = []
     sections: dict[str, list[str]] = {}
     repeated: list[str] = []
@@ -342,6 +349,7 @@ def _resource_items(lines: list[str]) -> list[str]:
 
 
 def _resources(lines: list[str], problems: list[str], warnings: list[str]) -> list[Resource]:
+    """The section's resources; what blocks the import goes to problems, the rest to warnings."""
     resources: list[Resource] = []
     for item in _resource_items(lines):
         number = len(resources) + 1
@@ -465,6 +473,7 @@ def _read_head(lines: list[str]) -> _Head:
 
 
 def _clean_title(title: str) -> str:
+    """The title without Markdown heading marks."""
     return title.strip().strip("#").strip()
 
 
