@@ -625,7 +625,7 @@ class Repository:
             stmt = stmt.where(QuestionThread.locked.is_(False))
         stmt = stmt.order_by(LessonPost.scheduled_at, QuestionThread.question_index)
         async with self._sessions() as session:
-            return [_thread_info(t, p) for t, p in (await session.execute(stmt)).tuples()]
+            return [_thread_info(t, p) for t, p in await session.execute(stmt)]
 
     async def threads_to_lock(self, now: dt.datetime | None = None) -> list[ThreadInfo]:
         """Unlocked threads of posted lessons whose due time has passed."""
@@ -639,7 +639,7 @@ class Repository:
             .order_by(LessonPost.due_at, QuestionThread.question_index)
         )
         async with self._sessions() as session:
-            return [_thread_info(t, p) for t, p in (await session.execute(stmt)).tuples()]
+            return [_thread_info(t, p) for t, p in await session.execute(stmt)]
 
     async def mark_threads_locked(self, thread_ids: Iterable[int]) -> int:
         """Mark threads as locked; how many changed."""
@@ -782,7 +782,7 @@ class Repository:
         if thread_ids is not None:
             stmt = stmt.where(ThreadCursor.thread_id.in_(list(thread_ids)))
         async with self._sessions() as session:
-            return {t: m for t, m in (await session.execute(stmt)).tuples()}
+            return {t: m for t, m in await session.execute(stmt)}
 
     async def advance_cursor(self, thread_id: int, message_id: int) -> int:
         """Move a thread's cursor forward to ``message_id`` (never back); the cursor now."""
