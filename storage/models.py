@@ -36,6 +36,10 @@ NAMING_CONVENTION: Final = {
 
 POST_STATUSES: Final = ("claimed", "posted", "failed", "skipped")
 
+# A Discord id used as a primary key: BIGINT, but INTEGER on SQLite so that it becomes the
+# table's rowid (no second index; rows stored in id order, which is time order).
+SnowflakeKey = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Base(DeclarativeBase):
     """Declarative base holding the shared metadata."""
@@ -100,14 +104,27 @@ class Reply(Base):
 
     __tablename__ = "replies"
     __table_args__ = (
-        Index("ix_replies_course_author", "course", "author_id"),
+        # Covers the per-student summary: the report reads this index, never the table.
+        Index(
+            "ix_replies_summary",
+            "course",
+            "author_id",
+            "deleted_at",
+            "thread_id",
+            "post_id",
+            "word_count",
+            "char_count",
+            "reply_to_author_id",
+            "late",
+            "message_id",
+        ),
         Index("ix_replies_course_lesson_author", "course", "lesson", "author_id"),
         Index("ix_replies_post_author", "post_id", "author_id"),
         Index("ix_replies_thread", "thread_id"),
         Index("ix_replies_course_created", "course", "created_at"),
     )
 
-    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(SnowflakeKey, primary_key=True, autoincrement=False)
     thread_id: Mapped[int] = mapped_column(BigInteger)
     post_id: Mapped[int] = mapped_column(ForeignKey("lesson_posts.id", ondelete="CASCADE"))
     question_index: Mapped[int] = mapped_column(Integer)
@@ -132,7 +149,7 @@ class ThreadCursor(Base):
 
     __tablename__ = "thread_cursors"
 
-    thread_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    thread_id: Mapped[int] = mapped_column(SnowflakeKey, primary_key=True, autoincrement=False)
     last_message_id: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     AuditEntry,
@@ -29,8 +30,6 @@ from storage.models import (
 
 PostStatus = Literal["claimed", "posted", "failed", "skipped"]
 AUTHOR_NAME_MAX = 100
-# Rows per INSERT statement: keeps SQLite under its bound-parameter limit.
-REPLY_BATCH = 500
 
 
 def utcnow() -> dt.datetime:
@@ -245,6 +244,9 @@ def _reply(row: Reply) -> ReplyRecord:
         late=bool(row.late),
         text=row.text,
     )
+
+
+REPLY_COLUMNS = [Reply.__table__.c[f.name] for f in fields(ReplyRecord)]
 
 
 def _audit(row: AuditEntry) -> AuditRecord:
@@ -670,14 +672,15 @@ class Repository:
         rows = [_reply_values(reply) for reply in replies]
         new = 0
         async with self._sessions.begin() as session:
-            for start in range(0, len(rows), REPLY_BATCH):
+            if rows:
+                # One statement with a parameter list: SQLAlchemy sends it as multi-row
+                # INSERTs in batches, and the compiled form is cached across calls.
                 stmt = (
-                    self._insert(Reply)
-                    .values(rows[start : start + REPLY_BATCH])
+                    self._insert(Reply.__table__)
                     .on_conflict_do_nothing(index_elements=["message_id"])
-                    .returning(Reply.message_id)
+                    .returning(Reply.__table__.c.message_id)
                 )
-                new += len((await session.execute(stmt)).all())
+                new = len((await session.execute(stmt, rows)).all())
             if cursors:
                 await self._advance_cursors(session, cursors)
         return new
@@ -748,7 +751,7 @@ class Repository:
         include_deleted: bool = False,
     ) -> list[ReplyRecord]:
         """A course's replies (export rows), oldest first."""
-        stmt = select(Reply).where(Reply.course == course)
+        stmt = select(*REPLY_COLUMNS).where(Reply.course == course)
         if lesson is not None:
             stmt = stmt.where(Reply.lesson == lesson)
         if author_id is not None:
@@ -757,7 +760,8 @@ class Repository:
             stmt = stmt.where(Reply.deleted_at.is_(None))
         stmt = stmt.order_by(Reply.created_at, Reply.message_id)
         async with self._sessions() as session:
-            return [_reply(row) for row in await session.scalars(stmt)]
+            # Plain columns, not ORM objects: an export of a whole term stays fast.
+            return [ReplyRecord(*row) for row in await session.execute(stmt)]
 
     async def export_rows(self, course: str, lesson: str | None = None) -> list[ReplyRecord]:
         """The replies a gradebook export is built from (deleted replies excluded)."""
@@ -857,18 +861,26 @@ class Repository:
                 func.count(Reply.post_id.distinct()).label("lessons"),
                 func.sum(case((peer, 1), else_=0)).label("peer"),
                 func.sum(case((Reply.late.is_(True), 1), else_=0)).label("late"),
-                func.min(Reply.created_at).label("first_at"),
-                func.max(Reply.created_at).label("last_at"),
-                # Snowflakes grow with time: the largest id is the latest reply.
-                func.max(Reply.message_id).label("last_message_id"),
+                # Discord ids grow with time: the smallest id is the first reply and the
+                # largest the latest, found without comparing timestamps row by row.
+                func.min(Reply.message_id).label("first_id"),
+                func.max(Reply.message_id).label("last_id"),
             )
             .where(*conditions)
             .group_by(Reply.author_id)
             .subquery()
         )
+        first = aliased(Reply, name="first_reply")
+        last = aliased(Reply, name="last_reply")
         stmt = (
-            select(totals, Reply.author_name)
-            .join(Reply, Reply.message_id == totals.c.last_message_id)
+            select(
+                totals,
+                first.created_at.label("first_at"),
+                last.created_at.label("last_at"),
+                last.author_name,
+            )
+            .join(first, first.message_id == totals.c.first_id)
+            .join(last, last.message_id == totals.c.last_id)
             .order_by(totals.c.author_id)
         )
         async with self._sessions() as session:

@@ -67,7 +67,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "thread_cursors",
-        sa.Column("thread_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "thread_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("last_message_id", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("thread_id", name=op.f("pk_thread_cursors")),
     )
@@ -107,7 +112,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "replies",
-        sa.Column("message_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column(
+            "message_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
+            nullable=False,
+        ),
         sa.Column("thread_id", sa.BigInteger(), nullable=False),
         sa.Column("post_id", sa.Integer(), nullable=False),
         sa.Column("question_index", sa.Integer(), nullable=False),
@@ -133,20 +143,35 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("message_id", name=op.f("pk_replies")),
     )
-    op.create_index("ix_replies_course_author", "replies", ["course", "author_id"])
     op.create_index("ix_replies_course_created", "replies", ["course", "created_at"])
     op.create_index("ix_replies_course_lesson_author", "replies", ["course", "lesson", "author_id"])
     op.create_index("ix_replies_post_author", "replies", ["post_id", "author_id"])
+    op.create_index(
+        "ix_replies_summary",
+        "replies",
+        [
+            "course",
+            "author_id",
+            "deleted_at",
+            "thread_id",
+            "post_id",
+            "word_count",
+            "char_count",
+            "reply_to_author_id",
+            "late",
+            "message_id",
+        ],
+    )
     op.create_index("ix_replies_thread", "replies", ["thread_id"])
 
 
 def downgrade() -> None:
     """Undo: Initial schema: posts, threads, replies, cursors, audit, reminders."""
     op.drop_index("ix_replies_thread", table_name="replies")
+    op.drop_index("ix_replies_summary", table_name="replies")
     op.drop_index("ix_replies_post_author", table_name="replies")
     op.drop_index("ix_replies_course_lesson_author", table_name="replies")
     op.drop_index("ix_replies_course_created", table_name="replies")
-    op.drop_index("ix_replies_course_author", table_name="replies")
 
     op.drop_table("replies")
     op.drop_table("reminders_sent")
