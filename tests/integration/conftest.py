@@ -1,0 +1,114 @@
+"""Fixtures that run the real bot against the Discord emulator, through ``seminar run``'s path.
+
+``school``: an emulated server with a class channel, an off-topic channel and a student.
+``start_bot``: starts the bot with :func:`bot.app.open_bot` and :func:`bot.app.serve` (what
+``seminar run`` does, minus signal handlers) and stops it cleanly at the end of the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import SeminarBot, open_bot, serve
+from bot.config import Settings, parse_settings
+from tests.emulator import DiscordEmulator
+
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+SEED = "stalins-crimes-and-russias-future"
+COURSE = "history-101"
+
+
+@dataclass
+class School:
+    """The emulated server and who is in it."""
+
+    guild_id: int
+    class_channel_id: int
+    other_channel_id: int
+    student_id: int
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[DiscordEmulator]:
+    emu = DiscordEmulator()
+    await emu.start()
+    try:
+        yield emu
+    finally:
+        await emu.stop()
+
+
+@pytest.fixture
+def school(emulator: DiscordEmulator) -> School:
+    guild = emulator.add_guild(name="Lincoln High")
+    class_channel = emulator.add_text_channel(guild.id, name="history-101")
+    other = emulator.add_text_channel(guild.id, name="off-topic")
+    student = emulator.add_member(guild.id, username="alice")
+    return School(guild.id, _id(class_channel), _id(other), _id(student))
+
+
+def _id(obj: Any) -> int:
+    return int(obj["id"] if isinstance(obj, dict) else obj.id)
+
+
+def make_settings(
+    emulator: DiscordEmulator, school: School, tmp_path: Path, **course: Any
+) -> Settings:
+    """A config for one course in the emulated server, with a SQLite file in ``tmp_path``."""
+    return parse_settings({
+        "discord": {"api_base": emulator.api_base, "gateway_url": emulator.gateway_url},
+        "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}"},
+        "lessons": {"folder": str(PROMPTS)},
+        "log_level": "DEBUG",
+        "courses": {COURSE: {
+            "name": "History 101",
+            "guild_id": school.guild_id,
+            "channel_id": school.class_channel_id,
+            "timezone": "America/New_York",
+            **course,
+        }},
+    })
+
+
+@pytest.fixture
+def settings(emulator: DiscordEmulator, school: School, tmp_path: Path) -> Settings:
+    return make_settings(emulator, school, tmp_path)
+
+
+StartBot = Callable[..., contextlib.AbstractAsyncContextManager[SeminarBot]]
+
+
+@pytest.fixture
+def start_bot(emulator: DiscordEmulator) -> StartBot:
+    """``async with start_bot(settings, sync=False) as bot``: a connected, ready bot."""
+
+    @contextlib.asynccontextmanager
+    async def running(
+        settings: Settings, *, sync: bool = False, token: str | None = None
+    ) -> AsyncIterator[SeminarBot]:
+        token = emulator.token if token is None else token
+        async with open_bot(settings, sync=sync) as bot:
+            task = asyncio.create_task(serve(bot, token))
+            ready = asyncio.create_task(bot.wait_until_ready())
+            done, _ = await asyncio.wait({task, ready}, timeout=15,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if ready not in done:
+                ready.cancel()
+                exit_code = await task if task in done else None
+                task.cancel()
+                raise AssertionError(f"the bot did not get ready (exit code {exit_code})")
+            await emulator.wait_until_connected(timeout=10)
+            try:
+                yield bot
+            finally:
+                await bot.close()
+                assert await asyncio.wait_for(task, timeout=10) == 0
+
+    return running

@@ -1,0 +1,85 @@
+"""Starting and stopping the bot: `seminar run` in its own process, bad tokens, missing intents."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.app import open_bot, serve
+from bot.config import Settings
+from tests.emulator import DiscordEmulator
+from tests.integration.conftest import PROMPTS, School
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(emulator: DiscordEmulator, school: School, tmp_path: Path) -> Path:
+    config = {
+        "discord": {"api_base": emulator.api_base, "gateway_url": emulator.gateway_url,
+                    "token_env": "SEMINAR_TEST_TOKEN"},
+        "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}"},
+        "lessons": {"folder": str(PROMPTS)},
+        "courses": {"history-101": {"name": "History 101", "guild_id": school.guild_id,
+                                    "channel_id": school.class_channel_id}},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+async def test_seminar_run_answers_and_stops_cleanly_on_sigterm(
+    emulator: DiscordEmulator, school: School, tmp_path: Path
+) -> None:
+    config = write_config(emulator, school, tmp_path)
+    env = {**os.environ, "SEMINAR_TEST_TOKEN": emulator.token}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(config), "run",
+        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await emulator.wait_until_connected(timeout=30)
+        await emulator.wait_for(lambda: len(emulator.commands(school.guild_id)) == 3, timeout=10)
+        result = await emulator.invoke_command(
+            school.guild_id, school.class_channel_id, school.student_id, "lesson")
+        assert result.embeds[0]["title"] == "Stalin’s Crimes and Russia’s Future"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=20)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = stderr.decode("utf-8", "replace")
+    assert process.returncode == 0, log
+    assert "Received SIGTERM: shutting down." in log
+    assert "Traceback" not in log
+    assert emulator.token not in log
+    assert (tmp_path / "seminar.db").exists()
+
+
+async def test_a_rejected_token_says_where_to_get_a_new_one(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_bot(settings) as bot:
+        code = await asyncio.wait_for(serve(bot, "not-the-token"), timeout=15)
+    assert code == 1
+    assert "Discord rejected the bot token in the environment variable DISCORD_TOKEN" in (
+        caplog.text)
+    assert "Reset Token" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+async def test_missing_privileged_intents_say_which_switches_to_turn_on(
+    emulator: DiscordEmulator, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.privileged_intents = 0
+    async with open_bot(settings) as bot:
+        code = await asyncio.wait_for(serve(bot, emulator.token), timeout=15)
+    assert code == 1
+    assert "switch on 'Server Members Intent' and 'Message Content Intent'" in caplog.text
+    assert "Traceback" not in caplog.text
