@@ -8,7 +8,7 @@ from .errors import ApiError
 from .interactions import InteractionResult, ResponseMessage
 from .model import Channel, Guild, Member, Overwrite, Role, User
 from .records import Call, Injection
-from .server import DEFAULT_TOKEN, ActionRejected, DiscordEmulator
+from .server import DEFAULT_TOKEN, ActionRejected, DiscordEmulator, wait_until
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -28,4 +28,5 @@ __all__ = [
     "discord_py_pointed_at",
     "restore_discord_py_urls",
     "running_client",
+    "wait_until",
 ]

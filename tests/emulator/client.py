@@ -83,10 +83,15 @@ async def running_client(client: _Client, emulator: _HasUrlsAndToken, *,
         if ready not in done:
             ready.cancel()
             await client.close()
-            error = task.exception() if task in done else None
-            if task not in done:
+            if task in done:
+                error = task.exception()
+                if error is not None:
+                    raise error
+            else:
                 task.cancel()
-            raise RuntimeError("the client did not get ready against the emulator") from error
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            raise RuntimeError("the client did not get ready against the emulator")
         try:
             yield client
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .errors import ApiError, FormErrors, missing_access, missing_permissions, unknown
 from .interactions import (
@@ -154,7 +155,7 @@ async def _read_body(request: web.Request) -> tuple[Any, list[Upload]]:
             part = await reader.next()
             if part is None:
                 break
-            if not isinstance(part, web.BodyPartReader):
+            if not isinstance(part, BodyPartReader):
                 continue
             name = part.name or ""
             data = await part.read(decode=False)
@@ -202,6 +203,11 @@ async def handle(emu: DiscordEmulator, request: web.Request) -> web.StreamRespon
                 response = injection.response()
     except ApiError as error:
         response = api_error_response(error)
+    except Exception as error:
+        # A bug in the emulator, not in the bot: keep it visible to the test.
+        logging.getLogger(__name__).exception("emulator error on %s %s", method, path)
+        emu.internal_errors.append(f"{method} {path}: {error!r}")
+        response = json_response({"message": f"emulator error: {error!r}", "code": 0}, 500)
     call.status = response.status
     emu.notify()
     return response

@@ -58,6 +58,27 @@ class ActionRejected(Exception):
     """A user action the real Discord client would not allow (e.g. posting in a locked thread)."""
 
 
+async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
+                     message: str | None = None, *,
+                     changed: asyncio.Event | None = None) -> Any:
+    """Wait until predicate() is truthy (checked every 50 ms, or when `changed` is set)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        remaining = end - loop.time()
+        if remaining <= 0:
+            raise TimeoutError(message or f"condition not met within {timeout}s")
+        if changed is None:
+            await asyncio.sleep(min(remaining, 0.05))
+            continue
+        changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), min(remaining, 0.05))
+
+
 class DiscordEmulator:
     """A Discord API v10 server (REST + gateway) on 127.0.0.1 for the real discord.py client.
 
@@ -94,6 +115,7 @@ class DiscordEmulator:
         self.gateway = Gateway(self)
         self.calls: list[Call] = []
         self.unknown_routes: list[tuple[str, str]] = []
+        self.internal_errors: list[str] = []
         self.injections: list[Injection] = []
         self.interactions: list[InteractionResult] = []
         self._interactions_by_id: dict[int, InteractionResult] = {}
@@ -189,18 +211,7 @@ class DiscordEmulator:
         Re-checked whenever the emulator's state changes and at least every 50 ms, so
         the predicate may also look at the bot's side (its cache, its database).
         """
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = end - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(message or f"condition not met within {timeout}s")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+        return await wait_until(predicate, timeout, message, changed=self._changed)
 
     async def wait_until_connected(self, timeout: float = 10.0, shards: int | None = None) -> None:
         """Wait until `shards` sessions (default: shard_count) finished IDENTIFY or RESUME."""

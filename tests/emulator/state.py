@@ -189,7 +189,10 @@ class State:
                    created_at: datetime | None = None) -> Channel:
         """Create a thread under a text or forum channel; its owner joins it."""
         now = created_at or utcnow()
-        thread = Channel(id=self._new_id(id, created_at), type=kind, guild_id=parent.guild_id,
+        # A thread opened from a message shares the message's id.
+        thread_id = id if id is not None and id in self.message_index else self._new_id(
+            id, created_at)
+        thread = Channel(id=thread_id, type=kind, guild_id=parent.guild_id,
                          name=name, parent_id=parent.id, owner_id=owner_id,
                          auto_archive_duration=auto_archive_duration,
                          applied_tags=list(applied_tags or []), invitable=invitable,
