@@ -249,6 +249,8 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
         # The interaction may have expired, or Discord is down: the log is all we have.
         log.warning("Could not tell user %s about an error (%s %s): %s",
                     interaction.user.id, exc.status, exc.code, exc.text)
+    except Exception as exc:  # the last resort must not raise (while shutting down, say)
+        log.warning("Could not tell user %s about an error: %r", interaction.user.id, exc)
 
 
 # --- the bot ---------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from bot import render
 from bot.config import Settings
 from bot.lessons import load_lessons
 from tests.emulator import DiscordEmulator
@@ -333,3 +335,34 @@ async def test_the_current_lesson_is_the_latest_posted_then_scheduled_then_newes
 
 def discord_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+async def test_a_4000_word_summary_arrives_whole_in_several_messages(
+    emulator: DiscordEmulator, school: School, start_bot: StartBot, tmp_path: Path
+) -> None:
+    sentence = "The Great Terror reached every town and village of the Soviet Union. "
+    summary = "\n\n".join(sentence * 8 for _ in range(50))  # 4,400 words
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    (folder / "long.yaml").write_text(yaml.safe_dump({
+        "title": "A Very Long Lesson", "published": "2021-08-10", "summary": summary,
+        "questions": ["Is it too long?"],
+        "resources": [{"title": "More", "url": "https://example.org/more"}],
+    }), encoding="utf-8")
+    settings = make_settings(emulator, school, tmp_path)
+    settings = settings.model_copy(update={"lessons": settings.lessons.model_copy(
+        update={"folder": folder})})
+    async with start_bot(settings) as bot:
+        result = await emulator.invoke_command(
+            school.guild_id, school.class_channel_id, school.student_id, "lesson")
+        expected = len(render.overview_messages(bot.lessons["long"]))
+        await result.wait_for(lambda r: len(r.messages()) == expected)
+    messages = result.messages()
+    assert expected > 1
+    assert all(m.ephemeral for m in messages)
+    assert messages[0].embeds[0]["title"] == "A Very Long Lesson"
+    text = " ".join(e.get("description", "") for m in messages for e in m.embeds)
+    assert " ".join(summary.split()) in " ".join(text.split())
+    assert "1. Is it too long?" in text
+    # The reading's button comes once, under the last part.
+    assert [len(m.buttons()) for m in messages] == [0] * (len(messages) - 1) + [1]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import open_bot, serve
+from bot.app import open_bot, serve, sync_now
 from bot.config import Settings
 from tests.emulator import DiscordEmulator
 from tests.integration.conftest import PROMPTS, School
@@ -83,3 +83,17 @@ async def test_missing_privileged_intents_say_which_switches_to_turn_on(
     assert code == 1
     assert "switch on 'Server Members Intent' and 'Message Content Intent'" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_seminar_sync_pushes_the_commands_every_time(
+    emulator: DiscordEmulator, school: School, settings: Settings
+) -> None:
+    assert await sync_now(settings, emulator.token) == 0
+    assert await sync_now(settings, emulator.token) == 0
+    puts = [c for c in emulator.calls
+            if c.method == "PUT" and c.path.endswith(f"/guilds/{school.guild_id}/commands")]
+    assert len(puts) == 2
+    assert {c["name"] for c in emulator.commands(school.guild_id)} == {
+        "lesson", "resources", "transcript"}
+    # seminar sync never connects to the gateway.
+    assert emulator.identify_count == 0
