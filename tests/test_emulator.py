@@ -12,6 +12,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import discord
@@ -95,6 +96,12 @@ class Probe(commands.Cog):
             interaction.response.send_message("second", ephemeral=True),
             return_exceptions=True)
         self.errors += [o for o in outcomes if isinstance(o, Exception)]
+
+    @app_commands.command(name="grades", description="Teachers only")
+    @app_commands.default_permissions(manage_guild=True)
+    async def grades(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"grades for {interaction.user.name}",
+                                                ephemeral=True)
 
     @app_commands.command(name="silent", description="Never answers (a bug)")
     async def silent(self, interaction: discord.Interaction) -> None:
@@ -395,7 +402,7 @@ async def test_synced_slash_command_answers_privately(
 ) -> None:
     await synced(bot, school.guild)
     names = {c["name"] for c in emulator.commands(school.guild)}
-    assert names == {"echo", "teach", "vote", "report", "twice", "silent"}
+    assert names == {"echo", "teach", "vote", "report", "twice", "grades", "silent"}
     result = await emulator.invoke_command(school.guild, school.general, school.alice, "echo",
                                            options={"text": "hello"})
     assert result.type == 4
@@ -416,6 +423,22 @@ async def test_a_subcommand_group_gets_the_member_it_names(
     [shown] = emulator.messages(school.general)
     assert shown["content"] == result.content
     assert shown["interaction_metadata"]["user"]["id"] == str(school.teacher)
+
+
+async def test_a_command_with_default_permissions_is_hidden_from_students(
+    emulator: DiscordEmulator, school: School, bot: ProbeBot
+) -> None:
+    await synced(bot, school.guild)
+    [grades] = [c for c in emulator.commands(school.guild) if c["name"] == "grades"]
+    assert grades["default_member_permissions"] == str(MANAGE_GUILD)
+    result = await emulator.invoke_command(school.guild, school.general, school.teacher, "grades")
+    assert result.content == "grades for mr-smith"
+    with pytest.raises(ActionRejected, match="cannot see /grades"):
+        await emulator.invoke_command(school.guild, school.general, school.alice, "grades")
+    # A server admin may let a user in through Server Settings > Integrations.
+    emulator.allow_command(school.guild, "grades", user_id=school.alice)
+    allowed = await emulator.invoke_command(school.guild, school.general, school.alice, "grades")
+    assert allowed.content == "grades for alice"
 
 
 async def test_autocomplete_offers_the_bots_choices(
@@ -628,11 +651,15 @@ async def test_client_and_emulator_shut_down_without_leftover_tasks() -> None:
     assert client.is_closed()
 
 
-async def test_the_emulator_runs_as_a_process_for_benchmarks() -> None:
-    spec = {"guilds": [{"name": "District", "roles": [{"name": "Student"}],
-                        "channels": [{"name": "history-101"}], "students": 5,
-                        "student_role": "Student"}]}
-    async with EmulatorProcess.run(spec=spec) as process:
+async def test_the_emulator_runs_as_a_process_for_benchmarks(tmp_path: Path) -> None:
+    spec = tmp_path / "world.yaml"
+    spec.write_text("guilds:\n"
+                    "  - name: District\n"
+                    "    roles: [{name: Student}]\n"
+                    "    channels: [{name: history-101}]\n"
+                    "    students: 5\n"
+                    "    student_role: Student\n", encoding="utf-8")
+    async with EmulatorProcess.run(spec_file=spec) as process:
         world = process.info["world"]["guilds"][0]
         channel_id = world["channels"]["history-101"]
         client = ProbeBot()

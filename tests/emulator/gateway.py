@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import secrets
 import zlib
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .server import DiscordEmulator
 
 try:  # zstd-stream is what discord.py asks for when a zstd module is importable
-    import zstandard
+    zstandard: Any = importlib.import_module("zstandard")
 except ImportError:  # pragma: no cover - depends on the environment
     zstandard = None
 
@@ -71,7 +72,7 @@ class Connection:
             compressed = self._compressor.compress(data)
             return bytes(compressed + self._compressor.flush(zlib.Z_SYNC_FLUSH))
         compressed = self._compressor.compress(data)
-        flush_block = zstandard.COMPRESSOBJ_FLUSH_BLOCK  # type: ignore[union-attr]
+        flush_block = zstandard.COMPRESSOBJ_FLUSH_BLOCK
         return bytes(compressed + self._compressor.flush(flush_block))
 
     async def _write(self) -> None:
@@ -315,7 +316,7 @@ class Gateway:
         state = self.emu.state
         guild_ids = data.get("guild_id")
         for raw_id in guild_ids if isinstance(guild_ids, list) else [guild_ids]:
-            guild = state.guilds.get(int(raw_id))
+            guild = state.guilds.get(int(str(raw_id))) if raw_id is not None else None
             if guild is None:
                 continue
             members = list(guild.members.values())

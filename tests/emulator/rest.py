@@ -452,7 +452,7 @@ async def open_dm(emu: DiscordEmulator, req: ApiRequest) -> Any:
         errors = FormErrors()
         errors.add("recipient_id", "BASE_TYPE_REQUIRED", "This field is required")
         errors.raise_if_any()
-    return emu.state.channel_payload(emu.state.dm_channel(int(recipient)))
+    return emu.state.channel_payload(emu.state.dm_channel(int(str(recipient))))
 
 
 @route("GET", "/users/@me/guilds")

@@ -121,6 +121,8 @@ class DiscordEmulator:
         self._interactions_by_id: dict[int, InteractionResult] = {}
         self._interactions_by_token: dict[str, InteractionResult] = {}
         self.ephemeral_messages: dict[int, ResponseMessage] = {}
+        # (guild id, command name) -> role and user ids a server admin allowed to use it
+        self.command_overrides: dict[tuple[int, str], set[int]] = {}
         self._nonces: dict[tuple[int, int, str], tuple[float, int]] = {}
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -141,9 +143,7 @@ class DiscordEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Close every gateway socket and the HTTP server."""
@@ -578,6 +578,40 @@ class DiscordEmulator:
         """An interaction by id."""
         return self._interactions_by_id.get(interaction_id)
 
+    def allow_command(self, guild_id: int, name: str, *, role_id: int | None = None,
+                      user_id: int | None = None) -> None:
+        """Let a role or user use a command despite its default permissions (Server Settings >
+        Integrations, as an admin would)."""
+        allowed = self.command_overrides.setdefault((guild_id, name), set())
+        allowed.update(i for i in (role_id, user_id) if i is not None)
+
+    def _check_may_use(self, guild_id: int | None, channel_id: int, user_id: int, name: str,
+                       kind: int = 1) -> None:
+        """Refuse what Discord would not even show the user: a command they lack rights for."""
+        command = self.state.find_command(guild_id, name, kind)
+        user = self.state.user(user_id)
+        if guild_id is None:
+            contexts = command.get("contexts")
+            if command.get("dm_permission") is False or (contexts is not None
+                                                         and 1 not in contexts):
+                raise ActionRejected(f"/{name} cannot be used in DMs")
+            return
+        required = command.get("default_member_permissions")
+        if required is None:
+            return
+        member = self.state.member(guild_id, user_id)
+        allowed = self.command_overrides.get((guild_id, name), set())
+        if user_id in allowed or allowed.intersection(member.roles):
+            return
+        permissions = self.state.permissions_in(self.state.channel(channel_id), user_id)
+        needed = int(required)
+        if permissions & ADMINISTRATOR or permissions == ALL_PERMISSIONS:
+            return
+        if needed == 0 or permissions & needed != needed:
+            raise ActionRejected(
+                f"{user.username} cannot see /{name}: it needs permissions {needed} "
+                f"(default_member_permissions) and no override allows them")
+
     def _command_data(self, guild_id: int | None, name: str, options: dict[str, Any] | None,
                       subcommand: str | Iterable[str] | None, *, kind: int = 1,
                       focused: str | None = None, focused_value: Any = None) -> dict[str, Any]:
@@ -619,6 +653,7 @@ class DiscordEmulator:
         (filename, bytes) for attachments); their types come from the registered command.
         `subcommand` is "sub" or "group sub".
         """
+        self._check_may_use(guild_id, channel_id, user_id, name)
         data = self._command_data(guild_id, name, options, subcommand)
         result = self._new_interaction(APPLICATION_COMMAND, guild_id, channel_id, user_id, data,
                                        locale=locale)
@@ -641,6 +676,7 @@ class DiscordEmulator:
                 resolved["members"] = {str(target_id): self.state.member_payload(
                     guild_id, target_id, with_user=False,
                     permissions_in=self.state.channel(channel_id))}
+        self._check_may_use(guild_id, channel_id, user_id, name, kind)
         command = self.state.find_command(guild_id, name, kind)
         data: dict[str, Any] = {"id": command["id"], "name": name, "type": kind,
                                 "target_id": str(target_id), "resolved": resolved}
@@ -657,6 +693,7 @@ class DiscordEmulator:
                            subcommand: str | Iterable[str] | None = None,
                            timeout: float = 10.0, locale: str = "en-US") -> list[dict[str, Any]]:
         """A user types `value` into option `focused`; returns the choices the bot offered."""
+        self._check_may_use(guild_id, channel_id, user_id, name)
         data = self._command_data(guild_id, name, options, subcommand, focused=focused,
                                   focused_value=value)
         result = self._new_interaction(AUTOCOMPLETE, guild_id, channel_id, user_id, data,

@@ -227,7 +227,7 @@ class State:
         member = guild.members.get(user_id)
         if member is None:
             return 0
-        source = self.channels.get(channel.parent_id) if channel.is_thread else channel
+        source = self.channels.get(channel.parent_id or 0) if channel.is_thread else channel
         overwrites = source.overwrites if source is not None else []
         permissions = apply_overwrites(base, guild, member, overwrites)
         if not permissions & VIEW_CHANNEL:
@@ -588,7 +588,7 @@ class State:
                 version=str(self.ids.next()),
                 type=kind,
                 description=command.get("description", ""),
-                default_member_permissions=command.get("default_member_permissions"),
+                default_member_permissions=_opt_str(command.get("default_member_permissions")),
                 nsfw=bool(command.get("nsfw", False)),
                 integration_types=command.get("integration_types", [0]),
                 contexts=command.get("contexts"),
@@ -618,7 +618,7 @@ class State:
         )
 
 
-def _opt_str(value: int | None) -> str | None:
+def _opt_str(value: int | str | None) -> str | None:
     return None if value is None else str(value)
 
 
