@@ -1,6 +1,7 @@
 """Fixtures that run the real bot against the Discord emulator, through ``seminar run``'s path.
 
-``school``: an emulated server with a class channel, an off-topic channel and a student.
+``emulator`` comes from tests/conftest.py. ``school``: an emulated server with a class
+channel, an off-topic channel and a student.
 ``start_bot``: starts the bot with :func:`bot.app.open_bot` and :func:`bot.app.serve` (what
 ``seminar run`` does, minus signal handlers) and stops it cleanly at the end of the test.
 """
@@ -33,16 +34,6 @@ class School:
     class_channel_id: int
     other_channel_id: int
     student_id: int
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[DiscordEmulator]:
-    emu = DiscordEmulator()
-    await emu.start()
-    try:
-        yield emu
-    finally:
-        await emu.stop()
 
 
 @pytest.fixture
