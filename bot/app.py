@@ -302,6 +302,9 @@ class SeminarBot(commands.Bot):
             self.tree.copy_global_to(guild=discord.Object(guild_id))
         await self.sync_commands(force=self.force_sync)
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Ignore messages here: Seminar has only slash commands (cogs listen for replies)."""
+
     def course_guild_ids(self) -> list[int]:
         """The guilds that hold a configured course, each once."""
         return list(dict.fromkeys(c.guild_id for c in self.settings.courses.values()))

@@ -366,3 +366,17 @@ async def test_a_4000_word_summary_arrives_whole_in_several_messages(
     assert "1. Is it too long?" in text
     # The reading's button comes once, under the last part.
     assert [len(m.buttons()) for m in messages] == [0] * (len(messages) - 1) + [1]
+
+
+async def test_mentioning_the_bot_is_not_a_command(
+    emulator: DiscordEmulator, school: School, settings: Settings, start_bot: StartBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with start_bot(settings):
+        await emulator.user_message(school.class_channel_id, school.student_id,
+                                    f"<@{emulator.bot_user_id}> help me")
+        result = await emulator.invoke_command(
+            school.guild_id, school.class_channel_id, school.student_id, "lesson")
+    assert result.embeds[0]["title"] == SEED_TITLE
+    assert emulator.messages(school.class_channel_id)[-1]["content"].endswith("help me")
+    assert_no_traceback(caplog)
