@@ -782,8 +782,13 @@ class DiscordEmulator:
         attachments = rest.attachments_from(self, channel.id, body, uploads, existing=[])
         message = self.state.new_message(channel, author, body, attachments=attachments,
                                          message_type=message_type, created_at=created_at, id=id)
-        if channel.is_thread and channel.archived and not channel.locked:
-            self.update_channel(channel, {"archived": False})
+        if channel.is_thread:
+            # Posting joins the thread, and reopens it when archived (a locked one only for
+            # someone who may manage threads).
+            channel.thread_members.setdefault(author.id, utcnow())
+            may_manage = self.state.permissions_in(channel, author.id) & MANAGE_THREADS
+            if channel.archived and (not channel.locked or may_manage):
+                self.update_channel(channel, {"archived": False})
         if dispatch:
             self._dispatch_message("MESSAGE_CREATE", channel, message)
         self.notify()
