@@ -266,9 +266,12 @@ class Settings(_Strict):
         return value
 
     def course_for_channel(self, channel_id: int) -> tuple[str, CourseSettings] | None:
-        """The course whose class channel is ``channel_id``."""
+        """The course whose class channel (or, failing that, teacher channel) is ``channel_id``."""
         for key, course in self.courses.items():
             if course.channel_id == channel_id:
+                return key, course
+        for key, course in self.courses.items():
+            if course.teacher_channel_id == channel_id:
                 return key, course
         return None
 

@@ -13,72 +13,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import calendar, render
-from bot.config import CourseSettings
+from bot.cogs.common import LESSON_HELP, course_of, lesson_autocomplete, unknown_lesson
 from bot.discord_render import respond
-from bot.errors import NothingToShow, NotInCourse, UnknownLesson
+from bot.errors import NothingToShow
 from bot.lessons import Lesson
-from bot.lookup import (
-    PostedLesson,
-    close_matches,
-    current_lesson,
-    find_lesson,
-    lesson_choices,
-)
+from bot.lookup import PostedLesson, current_lesson, find_lesson
 
 if TYPE_CHECKING:
     from bot.app import SeminarBot
-
-LESSON_HELP = "The lesson's name (pick one as you type); leave it out for the current lesson."
-
-
-def course_channel_id(interaction: discord.Interaction[SeminarBot]) -> int | None:
-    """The channel that decides the course: a thread's parent, else the channel itself."""
-    channel = interaction.channel
-    if isinstance(channel, discord.Thread):
-        return channel.parent_id
-    return interaction.channel_id
-
-
-def course_of(interaction: discord.Interaction[SeminarBot]) -> tuple[str, CourseSettings]:
-    """The course whose channel (or a thread of it) the command is used in.
-
-    Raises :class:`NotInCourse` naming this server's course channels.
-    """
-    settings = interaction.client.settings
-    channel_id = course_channel_id(interaction)
-    found = settings.course_for_channel(channel_id) if channel_id is not None else None
-    if found is not None and found[1].guild_id == interaction.guild_id:
-        return found
-    here = [c for c in settings.courses.values() if c.guild_id == interaction.guild_id]
-    if not here:
-        raise NotInCourse("No course uses this server yet, so I have no lessons to show here.")
-    channels = ", ".join(f"<#{c.channel_id}> ({c.name})" for c in here)
-    raise NotInCourse(
-        f"This channel is not part of a course. Ask me in your class channel: {channels}."
-    )
-
-
-def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
-    """The error for a lesson name that matches nothing, suggesting close names."""
-    shown = discord.utils.escape_markdown(render.truncate(name, 100))
-    matches = close_matches(lessons, name)
-    if not matches:
-        return UnknownLesson(
-            f"There is no lesson called “{shown}”. Start typing and pick a lesson from the list."
-        )
-    options = "; ".join(f"“{m.title}” (`{m.slug}`)" for m in matches)
-    return UnknownLesson(f"There is no lesson called “{shown}”. Did you mean: {options}?")
-
-
-async def lesson_autocomplete(
-    interaction: discord.Interaction[SeminarBot], current: str
-) -> list[app_commands.Choice[str]]:
-    """Lessons whose title or name matches what the student has typed so far."""
-    return [
-        app_commands.Choice(name=name, value=value)
-        for name, value in lesson_choices(interaction.client.lessons, current)
-    ]
-
 
 class LessonsCog(commands.Cog):
     """Commands that show a lesson, its readings and its transcript."""

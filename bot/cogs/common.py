@@ -1,0 +1,110 @@
+"""What every cog needs: the course of an interaction, lesson autocomplete, the teacher check.
+
+One place for each rule: which channel belongs to which course, who counts as a teacher.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import discord
+from discord import app_commands
+
+from bot import render
+from bot.config import CourseSettings
+from bot.errors import NotInCourse, UnknownLesson
+from bot.lessons import Lesson
+from bot.lookup import close_matches, lesson_choices
+
+if TYPE_CHECKING:
+    from bot.app import SeminarBot
+
+T = TypeVar("T")
+
+LESSON_HELP = "The lesson's name (pick one as you type); leave it out for the current lesson."
+
+
+def course_channel_id(interaction: discord.Interaction[SeminarBot]) -> int | None:
+    """The channel that decides the course: a thread's parent, else the channel itself."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return interaction.channel_id
+
+
+def course_of(interaction: discord.Interaction[SeminarBot]) -> tuple[str, CourseSettings]:
+    """The course whose channel (or a thread of it) the command is used in.
+
+    Raises :class:`NotInCourse` naming this server's course channels.
+    """
+    settings = interaction.client.settings
+    channel_id = course_channel_id(interaction)
+    found = settings.course_for_channel(channel_id) if channel_id is not None else None
+    if found is not None and found[1].guild_id == interaction.guild_id:
+        return found
+    here = [c for c in settings.courses.values() if c.guild_id == interaction.guild_id]
+    if not here:
+        raise NotInCourse("No course uses this server yet, so I have no lessons to show here.")
+    channels = ", ".join(f"<#{c.channel_id}> ({c.name})" for c in here)
+    raise NotInCourse(
+        f"This channel is not part of a course. Ask me in your class channel: {channels}."
+    )
+
+
+def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
+    """The error for a lesson name that matches nothing, suggesting close names."""
+    shown = discord.utils.escape_markdown(render.truncate(name, 100))
+    matches = close_matches(lessons, name)
+    if not matches:
+        return UnknownLesson(
+            f"There is no lesson called “{shown}”. Start typing and pick a lesson from the list."
+        )
+    options = "; ".join(f"“{m.title}” (`{m.slug}`)" for m in matches)
+    return UnknownLesson(f"There is no lesson called “{shown}”. Did you mean: {options}?")
+
+
+async def lesson_autocomplete(
+    interaction: discord.Interaction[SeminarBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """Lessons whose title or name matches what the student has typed so far."""
+    return [
+        app_commands.Choice(name=name, value=value)
+        for name, value in lesson_choices(interaction.client.lessons, current)
+    ]
+
+
+class NotTeacher(app_commands.CheckFailure):
+    """A member without the course's teacher role (or Manage Server) used a teacher command."""
+
+    def __str__(self) -> str:
+        return "Only the course's teachers can use this command."
+
+
+def is_teacher(member: discord.Member, course: CourseSettings) -> bool:
+    """Whether ``member`` teaches ``course``: its teacher role, or Manage Server."""
+    if member.guild_permissions.manage_guild:
+        return True
+    return course.teacher_role_id is not None and any(
+        role.id == course.teacher_role_id for role in member.roles
+    )
+
+
+def teacher_only() -> Any:
+    """A check for teacher commands, which also hides them from members without Manage Server.
+
+    The default permissions are only a first filter: a server admin may change them, so the
+    check itself looks at the course's teacher role every time.
+    """
+
+    async def predicate(interaction: discord.Interaction[SeminarBot]) -> bool:
+        _key, course = course_of(interaction)
+        member = interaction.user
+        if not isinstance(member, discord.Member) or not is_teacher(member, course):
+            raise NotTeacher()
+        return True
+
+    def decorator(func: T) -> T:
+        func = app_commands.check(predicate)(func)
+        return app_commands.default_permissions(manage_guild=True)(func)
+
+    return decorator
