@@ -40,6 +40,30 @@ class VoteView(discord.ui.View):
         await interaction.response.edit_message(content=f"{self.votes} vote(s)", view=self)
 
 
+class CloseView(discord.ui.View):
+    """A button that acknowledges first (deferred update) and edits the message after."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+
+    @discord.ui.button(label="Close", style=discord.ButtonStyle.danger)
+    async def close(self, interaction: discord.Interaction,
+                    button: discord.ui.Button[Any]) -> None:
+        await interaction.response.defer()
+        await interaction.edit_original_response(content="closed", view=None)
+
+
+class Feedback(discord.ui.Modal, title="Feedback on the lesson"):
+    """A one-field modal; the answer is echoed back privately."""
+
+    text: discord.ui.TextInput[Any] = discord.ui.TextInput(label="Your feedback",
+                                                           custom_id="feedback:text")
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"thanks for: {self.text.value}",
+                                                ephemeral=True)
+
+
 class Probe(commands.Cog):
     """Records what reaches the bot and offers a few commands to drive from the emulator."""
 
@@ -80,6 +104,14 @@ class Probe(commands.Cog):
     @app_commands.command(name="vote", description="Post a vote button")
     async def vote(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_message("no votes yet", view=VoteView())
+
+    @app_commands.command(name="poll", description="Post a poll with a close button")
+    async def poll(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("poll open", view=CloseView())
+
+    @app_commands.command(name="feedback", description="Tell the teacher what you think")
+    async def feedback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(Feedback())
 
     @app_commands.command(name="report", description="A slow report, as a file")
     async def report(self, interaction: discord.Interaction) -> None:
@@ -403,7 +435,8 @@ async def test_synced_slash_command_answers_privately(
 ) -> None:
     await synced(bot, school.guild)
     names = {c["name"] for c in emulator.commands(school.guild)}
-    assert names == {"echo", "teach", "vote", "report", "twice", "grades", "silent"}
+    assert names == {"echo", "teach", "vote", "poll", "feedback", "report", "twice", "grades",
+                     "silent"}
     result = await emulator.invoke_command(school.guild, school.general, school.alice, "echo",
                                            options={"text": "hello"})
     assert result.type == 4
@@ -466,6 +499,36 @@ async def test_a_button_click_edits_the_message(
     assert click.content == "1 vote(s)"
     stored = emulator.message(posted.original.id)
     assert stored is not None and stored["content"] == "1 vote(s)"
+
+
+async def test_a_deferred_update_then_an_edit_of_the_original(
+    emulator: DiscordEmulator, school: School, bot: ProbeBot
+) -> None:
+    await synced(bot, school.guild)
+    posted = await emulator.invoke_command(school.guild, school.general, school.teacher, "poll")
+    assert posted.original is not None
+    [button] = posted.original.buttons()
+    click = await emulator.click_button(school.guild, school.general, school.teacher,
+                                        posted.original.id, button["custom_id"])
+    assert click.type == 6
+    await click.wait_for(lambda r: r.content == "closed")
+    assert click.components == []
+    stored = emulator.message(posted.original.id)
+    assert stored is not None and stored["content"] == "closed"
+
+
+async def test_a_modal_is_shown_and_submitted(
+    emulator: DiscordEmulator, school: School, bot: ProbeBot
+) -> None:
+    await synced(bot, school.guild)
+    shown = await emulator.invoke_command(school.guild, school.general, school.alice, "feedback")
+    assert shown.type == 9
+    assert shown.modal is not None and shown.modal["title"] == "Feedback on the lesson"
+    with pytest.raises(LookupError, match="no field"):
+        await emulator.submit_modal(shown, {"feedback:txt": "typo"})
+    answer = await emulator.submit_modal(shown, {"feedback:text": "more primary sources"})
+    assert answer.ephemeral
+    assert answer.content == "thanks for: more primary sources"
 
 
 async def test_a_deferred_answer_with_a_file_keeps_the_defer_private(

@@ -20,6 +20,7 @@ from .interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
     InteractionResult,
     ResponseMessage,
 )
@@ -751,6 +752,37 @@ class DiscordEmulator:
         return await self._component(guild_id, channel_id, user_id, message_id, custom_id,
                                      values=list(values), timeout=timeout, locale=locale)
 
+    async def submit_modal(self, shown: InteractionResult, values: dict[str, Any], *,
+                           timeout: float = 10.0, locale: str = "en-US") -> InteractionResult:
+        """The user fills in the modal the bot showed (`shown.modal`) and submits it.
+
+        `values` maps each field's custom_id to its text (a list of values for selects).
+        """
+        modal = shown.modal
+        if modal is None:
+            raise LookupError(f"the bot showed no modal in answer to this interaction: {shown!r}")
+        fields = [c for c in _walk_components(modal.get("components") or [])
+                  if c.get("custom_id") is not None]
+        known = {c["custom_id"] for c in fields}
+        wrong = sorted(set(values) - known)
+        if wrong:
+            raise LookupError(f"the modal has no field(s) {wrong} (it has: {sorted(known)})")
+        for field_ in fields:
+            if field_.get("type") == 4 and field_.get("required", True) and not values.get(
+                    field_["custom_id"], field_.get("value")):
+                raise ValueError(f"modal field {field_['custom_id']!r} is required")
+        data = {"custom_id": modal["custom_id"],
+                "components": _submitted(modal.get("components") or [], values)}
+        message = None
+        if shown.source_message_id is not None:
+            message, _ = self._find_component_message(shown.source_message_id)
+            message = copy.deepcopy(message)
+        result = self._new_interaction(MODAL_SUBMIT, shown.guild_id, shown.channel_id,
+                                       shown.user_id, data, locale=locale, message=message)
+        result.source_message_id = shown.source_message_id
+        await result.wait_settled(timeout)
+        return result
+
     # ---- operations shared by REST and user actions ----------------------------------------
 
     def message_event(self, channel: Channel, message: dict[str, Any]) -> dict[str, Any]:
@@ -934,6 +966,29 @@ class DiscordEmulator:
         self.unknown_routes.append((request.method, request.path))
         body = json.dumps({"message": "404: Not Found", "code": 0}).encode()
         return web.Response(status=404, body=body, headers={"Content-Type": "application/json"})
+
+
+def _submitted(components: list[dict[str, Any]], values: dict[str, Any]) -> list[dict[str, Any]]:
+    """What a client sends back for a modal's components: the same layout, filled in."""
+    filled: list[dict[str, Any]] = []
+    for component in components:
+        kind = component.get("type")
+        if kind == 1:
+            filled.append({"type": 1, "id": component.get("id"),
+                           "components": _submitted(component.get("components") or [], values)})
+        elif kind == 18 and isinstance(component.get("component"), dict):
+            inner = _submitted([component["component"]], values)
+            filled.append({"type": 18, "id": component.get("id"), "component": inner[0]})
+        elif component.get("custom_id") is not None:
+            custom_id = component["custom_id"]
+            entry: dict[str, Any] = {"type": kind, "id": component.get("id"),
+                                     "custom_id": custom_id}
+            if kind == 4:
+                entry["value"] = str(values.get(custom_id, component.get("value") or ""))
+            else:
+                entry["values"] = [str(v) for v in values.get(custom_id, [])]
+            filled.append(entry)
+    return filled
 
 
 def _walk_components(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
