@@ -734,7 +734,7 @@ async def thread_from_message(emu: DiscordEmulator, req: ApiRequest) -> Any:
     _require(permissions, CREATE_PUBLIC_THREADS | READ_MESSAGE_HISTORY)
     message = emu.state.message(parent.id, req.id("message_id"))
     if int(message.get("flags") or 0) & FLAG_HAS_THREAD or int(message["id"]) in (
-            c.id for c in emu.state.channels.values() if c.is_thread):
+            emu.state.channels):
         raise ApiError(400, 160004, "A thread has already been created for this message")
     body = req.json
     check_thread_name(body.get("name"))

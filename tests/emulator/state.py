@@ -53,6 +53,7 @@ class State:
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
         self.messages: dict[int, list[dict[str, Any]]] = {}  # channel id -> ascending by id
+        self._message_ids: dict[int, list[int]] = {}  # the same messages' ids, for bisecting
         self.message_index: dict[int, dict[str, Any]] = {}
         self.attachments: dict[int, StoredAttachment] = {}
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
@@ -491,9 +492,11 @@ class State:
     def store_message(self, channel: Channel, message: dict[str, Any]) -> None:
         """Insert a message into its channel in id order and update channel counters."""
         messages = self.messages.setdefault(channel.id, [])
-        ids = [int(m["id"]) for m in messages]
+        ids = self._message_ids.setdefault(channel.id, [])
         message_id = int(message["id"])
-        messages.insert(bisect.bisect(ids, message_id), message)
+        position = bisect.bisect(ids, message_id)
+        ids.insert(position, message_id)
+        messages.insert(position, message)
         self.message_index[message_id] = message
         if channel.last_message_id is None or message_id > channel.last_message_id:
             channel.last_message_id = message_id
@@ -504,7 +507,10 @@ class State:
     def remove_message(self, message: dict[str, Any]) -> None:
         """Delete a stored message."""
         channel_id = int(message["channel_id"])
-        self.messages[channel_id].remove(message)
+        ids = self._message_ids[channel_id]
+        position = bisect.bisect_left(ids, int(message["id"]))
+        del ids[position]
+        del self.messages[channel_id][position]
         self.message_index.pop(int(message["id"]), None)
         channel = self.channels.get(channel_id)
         if channel is not None and channel.is_thread:
@@ -523,7 +529,7 @@ class State:
                 after: int | None = None, around: int | None = None) -> list[dict[str, Any]]:
         """Return messages newest first, as GET /channels/{id}/messages does."""
         messages = self.messages.get(channel_id, [])
-        ids = [int(m["id"]) for m in messages]
+        ids = self._message_ids.get(channel_id, [])
         if around is not None:
             centre = bisect.bisect_left(ids, around)
             start = max(0, centre - limit // 2)
