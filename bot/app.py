@@ -18,14 +18,12 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
-from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.errors import UserFacingError
@@ -111,56 +109,24 @@ def setup_logging(level: str, token: str) -> None:
 
 
 class CommandHashStore(Protocol):
-    """Where the hash of the last synced command set is kept, per application and guild."""
+    """Where the hash of the last synced command set is kept (the database's bot state)."""
 
-    async def get(self, key: str) -> str | None: ...
+    async def get_state(self, key: str) -> str | None: ...
 
-    async def put(self, key: str, value: str) -> None: ...
-
-
-class JsonFileHashStore:
-    """Command hashes in a small JSON file (next to the SQLite database)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _read(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    async def get(self, key: str) -> str | None:
-        return self._read().get(key)
-
-    async def put(self, key: str, value: str) -> None:
-        data = self._read()
-        data[key] = value
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.replace(self.path)
+    async def set_state(self, key: str, value: str) -> None: ...
 
 
 class MemoryHashStore:
-    """Command hashes kept only while the process runs (commands sync at every start)."""
+    """Command hashes kept only while the process runs, for a bot without a database."""
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
 
-    async def get(self, key: str) -> str | None:
+    async def get_state(self, key: str) -> str | None:
         return self.values.get(key)
 
-    async def put(self, key: str, value: str) -> None:
+    async def set_state(self, key: str, value: str) -> None:
         self.values[key] = value
-
-
-def default_hash_store(database_url: str) -> CommandHashStore:
-    """A file next to the SQLite database; in memory for other databases (for now)."""
-    url = make_url(database_url)
-    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
-        return JsonFileHashStore(Path(f"{url.database}.commands.json"))
-    return MemoryHashStore()
 
 
 def command_set_hash(payload: list[dict[str, Any]]) -> str:
@@ -324,7 +290,7 @@ class SeminarBot(commands.Bot):
         for guild_id in self.course_guild_ids():
             digest = command_set_hash(self.command_payload(guild_id))
             key = f"commands:{self.application_id}:{guild_id}"
-            if not force and await self.command_hashes.get(key) == digest:
+            if not force and await self.command_hashes.get_state(key) == digest:
                 log.info("Slash commands of guild %s are up to date.", guild_id)
                 continue
             try:
@@ -341,7 +307,7 @@ class SeminarBot(commands.Bot):
                 log.error("Syncing the slash commands of server %s failed (%s %s): %s; run "
                           "`seminar sync` to try again.", guild_id, exc.status, exc.code, exc.text)
                 continue
-            await self.command_hashes.put(key, digest)
+            await self.command_hashes.set_state(key, digest)
             log.info("Synced the slash commands of guild %s.", guild_id)
             synced.append(guild_id)
         self.synced_guilds += synced
@@ -362,7 +328,7 @@ def create_bot(
 ) -> SeminarBot:
     """The bot for ``settings``: sharded when the config sets a shard count."""
     if command_hashes is None:
-        command_hashes = default_hash_store(settings.database.url)
+        command_hashes = repository if repository is not None else MemoryHashStore()
     common: dict[str, Any] = {
         "repository": repository, "command_hashes": command_hashes, "force_sync": force_sync,
     }

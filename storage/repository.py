@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import (
     AuditEntry,
+    BotState,
     LessonPost,
     QuestionThread,
     ReminderOptOut,
@@ -1037,6 +1038,26 @@ class Repository:
         stmt = select(ReminderOptOut.user_id).where(ReminderOptOut.course == course)
         async with self._sessions() as session:
             return set(await session.scalars(stmt))
+
+    # --- bot state ----------------------------------------------------------------------
+
+    async def get_state(self, key: str) -> str | None:
+        """The value the bot stored under ``key``, or None."""
+        async with self._sessions() as session:
+            value: str | None = await session.scalar(
+                select(BotState.value).where(BotState.key == key)
+            )
+            return value
+
+    async def set_state(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any earlier value."""
+        stmt = self._insert(BotState).values(key=key, value=value, updated_at=utcnow())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        )
+        async with self._sessions.begin() as session:
+            await session.execute(stmt)
 
     # --- audit log ----------------------------------------------------------------------
 

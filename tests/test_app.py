@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import discord
-import pytest
 
 from bot.app import (
-    JsonFileHashStore,
-    MemoryHashStore,
     RedactToken,
     command_set_hash,
     configure_endpoints,
-    default_hash_store,
 )
 from bot.config import parse_settings
+from tests.databases import TestDatabase
 
 TOKEN = "MTIz.secret-token.abc"
 
@@ -71,16 +67,11 @@ def test_the_command_hash_ignores_order_but_not_content() -> None:
     assert command_set_hash([a, b]) != command_set_hash([a, {**b, "description": "Links"}])
 
 
-async def test_hashes_persist_in_a_file_next_to_the_sqlite_database(tmp_path: Path) -> None:
-    store = default_hash_store(f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}")
-    assert isinstance(store, JsonFileHashStore)
-    assert await store.get("commands:1:2") is None
-    await store.put("commands:1:2", "abc")
-    again = default_hash_store(f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}")
-    assert await again.get("commands:1:2") == "abc"
-    assert (tmp_path / "seminar.db.commands.json").exists()
+async def test_command_hashes_persist_in_the_database(database: TestDatabase) -> None:
+    assert await database.repo.get_state("commands:1:2") is None
+    await database.repo.set_state("commands:1:2", "abc")
+    await database.repo.set_state("commands:1:2", "def")
+    # A later start (another engine, as another process would have) sees the newest hash.
+    assert await database.new_repository().get_state("commands:1:2") == "def"
 
 
-@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "postgresql+asyncpg://u:p@h/db"])
-def test_other_databases_keep_hashes_in_memory(url: str) -> None:
-    assert isinstance(default_hash_store(url), MemoryHashStore)

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TABLES = {
     "alembic_version",
     "audit_log",
+    "bot_state",
     "lesson_posts",
     "question_threads",
     "reminder_opt_outs",
