@@ -325,12 +325,17 @@ def create_bot(
     repository: Repository | None = None,
     force_sync: bool = False,
     command_hashes: CommandHashStore | None = None,
+    **options: Any,
 ) -> SeminarBot:
-    """The bot for ``settings``: sharded when the config sets a shard count."""
+    """The bot for ``settings``: sharded when the config sets a shard count.
+
+    ``options`` go to discord.py's client (tests shorten ``guild_ready_timeout``).
+    """
     if command_hashes is None:
         command_hashes = repository if repository is not None else MemoryHashStore()
     common: dict[str, Any] = {
         "repository": repository, "command_hashes": command_hashes, "force_sync": force_sync,
+        **options,
     }
     shards = settings.discord
     if shards.shard_count is not None:
@@ -360,6 +365,7 @@ async def open_bot(
     sync: bool = False,
     lessons: Mapping[str, Lesson] | None = None,
     command_hashes: CommandHashStore | None = None,
+    **options: Any,
 ) -> AsyncIterator[SeminarBot]:
     """Point discord.py at the configured servers, load lessons, open storage, build the bot.
 
@@ -375,7 +381,7 @@ async def open_bot(
     engine = create_engine(settings.database.url)
     try:
         bot = create_bot(settings, lessons, repository=Repository(create_sessionmaker(engine)),
-                         force_sync=sync, command_hashes=command_hashes)
+                         force_sync=sync, command_hashes=command_hashes, **options)
         async with bot:
             yield bot
     finally:

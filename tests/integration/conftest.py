@@ -85,7 +85,8 @@ def start_bot(emulator: DiscordEmulator) -> StartBot:
         settings: Settings, *, sync: bool = False, token: str | None = None
     ) -> AsyncIterator[SeminarBot]:
         token = emulator.token if token is None else token
-        async with open_bot(settings, sync=sync) as bot:
+        # Discord waits 2 s for more guilds before READY; the emulator sends them all at once.
+        async with open_bot(settings, sync=sync, guild_ready_timeout=0.1) as bot:
             task = asyncio.create_task(serve(bot, token))
             ready = asyncio.create_task(bot.wait_until_ready())
             done, _ = await asyncio.wait({task, ready}, timeout=15,
