@@ -140,7 +140,8 @@ class StudentSummary:
     """One student's participation over the replies asked for (deleted replies excluded).
 
     ``author_name`` is the name on the student's latest reply; ``questions_answered``
-    counts distinct question threads; ``peer_replies`` counts replies to another student.
+    counts distinct question threads; ``peer_replies`` counts replies to another student,
+    ``substantive_peer_replies`` those of them that are also substantive.
     """
 
     author_id: int
@@ -155,6 +156,7 @@ class StudentSummary:
     late_replies: int
     first_reply_at: dt.datetime
     last_reply_at: dt.datetime
+    substantive_peer_replies: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -849,18 +851,18 @@ class Repository:
         peer = and_(
             Reply.reply_to_author_id.is_not(None), Reply.reply_to_author_id != Reply.author_id
         )
+        substantive = Reply.word_count >= min_words
         totals = (
             select(
                 Reply.author_id.label("author_id"),
                 func.count().label("replies"),
-                func.sum(case((Reply.word_count >= min_words, 1), else_=0)).label(
-                    "substantive"
-                ),
+                func.sum(case((substantive, 1), else_=0)).label("substantive"),
                 func.sum(Reply.word_count).label("words"),
                 func.sum(Reply.char_count).label("characters"),
                 func.count(Reply.thread_id.distinct()).label("questions"),
                 func.count(Reply.post_id.distinct()).label("lessons"),
                 func.sum(case((peer, 1), else_=0)).label("peer"),
+                func.sum(case((and_(peer, substantive), 1), else_=0)).label("substantive_peer"),
                 func.sum(case((Reply.late.is_(True), 1), else_=0)).label("late"),
                 # Discord ids grow with time: the smallest id is the first reply and the
                 # largest the latest, found without comparing timestamps row by row.
@@ -900,15 +902,23 @@ class Repository:
                 late_replies=int(row.late),
                 first_reply_at=row.first_at,
                 last_reply_at=row.last_at,
+                substantive_peer_replies=int(row.substantive_peer),
             )
             for row in rows
         ]
 
-    async def lesson_totals(self, course: str) -> list[LessonTotal]:
-        """Replies per posted lesson of a course (lessons with no reply too), in post order."""
+    async def lesson_totals(
+        self, course: str, *, author_id: int | None = None
+    ) -> list[LessonTotal]:
+        """Replies per posted lesson of a course (lessons with no reply too), in post order.
+
+        With ``author_id``, only that student's replies are counted (``/mystats``).
+        """
         joined = and_(
             Reply.post_id == LessonPost.id, Reply.deleted_at.is_(None)
         )
+        if author_id is not None:
+            joined = and_(joined, Reply.author_id == author_id)
         stmt = (
             select(
                 LessonPost.lesson,
@@ -1008,6 +1018,19 @@ class Repository:
         )
         async with self._sessions.begin() as session:
             return sorted((await session.execute(stmt)).scalars())
+
+    async def release_reminders(self, post_id: int, user_ids: Iterable[int]) -> int:
+        """Unmark students whose reminder could not be sent, so a later one may go; how many."""
+        ids = sorted(set(user_ids))
+        if not ids:
+            return 0
+        stmt = (
+            delete(ReminderSent)
+            .where(ReminderSent.post_id == post_id, ReminderSent.user_id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt))
 
     async def reminded(self, post_id: int) -> set[int]:
         """Students already reminded for a post."""

@@ -245,6 +245,10 @@ async def test_lesson_student_and_checkpoint_summaries(database: TestDatabase) -
     # A checkpoint "by T0 + 3h" sees only what was written before then.
     early = {s.author_id: s.replies for s in await repo.summary("hist", until=T0 + 3 * HOUR)}
     assert early == {ALICE: 1, BOB: 1}
+    # Substantive peer replies: to another student, and long enough.
+    peers = {s.author_id: (s.peer_replies, s.substantive_peer_replies)
+             for s in await repo.summary("hist", min_words=4)}
+    assert peers == {ALICE: (1, 0), BOB: (0, 0), CAROL: (1, 1)}
     assert [s.author_id for s in await repo.summary("geo")] == [DAVE]
 
 
@@ -255,6 +259,9 @@ async def test_lesson_totals_include_lessons_nobody_answered(database: TestDatab
 
     totals = [(t.lesson, t.replies, t.students, t.words) for t in await repo.lesson_totals("hist")]
     assert totals == [("rome", 5, 3, 29), ("greece", 1, 1, 20), ("carthage", 0, 0, 0)]
+    alices = [(t.lesson, t.replies, t.words) for t in await repo.lesson_totals("hist",
+                                                                               author_id=ALICE)]
+    assert alices == [("rome", 2, 13), ("greece", 1, 20), ("carthage", 0, 0)]
 
 
 async def test_export_rows_are_the_courses_replies_in_time_order(database: TestDatabase) -> None:
@@ -300,6 +307,9 @@ async def test_reminders_go_once_and_respect_opt_outs(database: TestDatabase) ->
     assert await repo.record_reminders(thread.post_id, [ALICE, BOB]) == [ALICE, BOB]
     assert await repo.record_reminders(thread.post_id, [BOB, CAROL, CAROL]) == [CAROL]
     assert await repo.reminded(thread.post_id) == {ALICE, BOB, CAROL}
+    # A reminder that could not be sent is released, so the next one goes.
+    assert await repo.release_reminders(thread.post_id, [CAROL, DAVE]) == 1
+    assert await repo.record_reminders(thread.post_id, [CAROL]) == [CAROL]
 
     await repo.set_reminder_opt_out("hist", BOB, True)
     await repo.set_reminder_opt_out("hist", BOB, True)
