@@ -1,18 +1,22 @@
-"""Participation facts -> per-student summaries, a gradebook CSV, a chart and text pages.
+"""Per-student participation numbers -> graded summaries, a gradebook CSV, a chart and text.
 
-Pure: no discord.py, no SQLAlchemy. The participation cog and ``seminar export`` turn stored
-reply rows into :class:`ReplyFact` values and a roster (student user id -> display name), then
-call :func:`summarise`, :func:`to_csv`, :func:`chart_png` or :func:`table_pages`.
+Pure: no discord.py, no SQLAlchemy. The counting itself happens once, in SQL
+(``storage.repository.Repository.summary``: one row of totals per student who replied, see
+:class:`AuthorTotals`). This module combines those rows with the roster (who has not replied),
+grades them (:class:`~bot.config.GradingSettings`), and formats them: :func:`table_pages`,
+:func:`to_csv`, :func:`chart_png`, :func:`stats_text` (``/mystats``) and :func:`reminder_texts`.
+:mod:`bot.gradebook` runs the queries and calls these.
 
 What counts (set per course in :class:`~bot.config.GradingSettings`):
 
-- A deleted reply counts for nothing anywhere.
+- A deleted reply counts for nothing anywhere (the SQL leaves it out).
 - A reply is *substantive* when it has at least ``min_words`` words (every reply, if 0).
 - Checkpoints and the required number of peer replies count substantive replies only: that is
   what ``min_words`` is for. The ``replies`` and ``peer_replies`` numbers count every reply.
-- A checkpoint's ``by`` is a local time in the course zone and is inclusive: a reply at exactly
-  that minute is on time. It is converted to UTC in one place, :func:`checkpoint_due_utc`.
-- Everything is computed over the facts in scope: with ``lessons`` given, over those lessons.
+- A checkpoint's ``by`` is a local time in the course zone, and the whole minute counts: for
+  "by 23:59", a reply at 23:59:59 is on time (replies before :attr:`CheckpointDeadline.cutoff`).
+  It is converted to UTC in one place, :func:`checkpoint_deadlines`.
+- Everything is computed over the replies in scope: for one lesson, over that lesson.
 
 Order of students everywhere: students who replied first, then roster students with no reply
 yet; within each group by display name, case- and accent-insensitive, then by user id.
@@ -26,9 +30,9 @@ import io
 import re
 import unicodedata
 import warnings
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.calendar import local_to_utc
@@ -67,28 +71,57 @@ CHART_NAME_WIDTH = 24
 MIN_PAGE_CHARS = 200
 
 
+class AuthorTotals(Protocol):
+    """One student's totals over the replies in scope, as the SQL summary returns them."""
+
+    @property
+    def author_id(self) -> int: ...
+    @property
+    def author_name(self) -> str: ...
+    @property
+    def replies(self) -> int: ...
+    @property
+    def substantive_replies(self) -> int: ...
+    @property
+    def words(self) -> int: ...
+    @property
+    def questions_answered(self) -> int: ...
+    @property
+    def peer_replies(self) -> int: ...
+    @property
+    def substantive_peer_replies(self) -> int: ...
+    @property
+    def late_replies(self) -> int: ...
+    @property
+    def first_reply_at(self) -> dt.datetime: ...
+
+
+class LessonCount(Protocol):
+    """Replies (and their words) to one lesson, as the SQL lesson totals return them."""
+
+    @property
+    def lesson(self) -> str: ...
+    @property
+    def replies(self) -> int: ...
+    @property
+    def words(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
-class ReplyFact:
-    """One recorded reply, as the reports need it (storage rows convert into this)."""
+class CheckpointDeadline:
+    """A checkpoint with its deadline in UTC: replies before ``cutoff`` count for it."""
 
-    author_id: int
-    author_name: str
-    lesson: str
-    question_index: int
-    created_at: dt.datetime
-    word_count: int
-    is_peer: bool = False
-    late: bool = False
-    deleted: bool = False
+    checkpoint: Checkpoint
+    due_at: dt.datetime
 
-    def __post_init__(self) -> None:
-        if self.created_at.tzinfo is None or self.created_at.utcoffset() is None:
-            raise ValueError(
-                f"reply by {self.author_id} in {self.lesson!r} has a time without a time zone "
-                f"({self.created_at}); give created_at in UTC"
-            )
-        # Normalised once here so comparisons and ISO output are always in UTC.
-        object.__setattr__(self, "created_at", self.created_at.astimezone(dt.UTC))
+    @property
+    def cutoff(self) -> dt.datetime:
+        """The end of the deadline's minute: "by 23:59" takes a reply at 23:59:59."""
+        return self.due_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+
+
+#: A checkpoint and the totals of the replies made before its cutoff (one SQL summary).
+CheckpointTotals = tuple[CheckpointDeadline, Iterable[AuthorTotals]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +143,7 @@ class CheckpointResult:
 
 @dataclass(frozen=True, slots=True)
 class StudentSummary:
-    """One student's participation numbers over the facts in scope."""
+    """One student's graded participation over the replies in scope."""
 
     user_id: int
     display_name: str
@@ -143,33 +176,36 @@ class StudentSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class LessonLine:
+    """One lesson in ``/mystats``: its name and the student's replies and words there."""
+
+    lesson: str
+    replies: int
+    words: int
+
+
+@dataclass(frozen=True, slots=True)
 class StudentStats:
     """What ``/mystats`` shows: one student's summary and their replies per lesson."""
 
     summary: StudentSummary
-    replies_by_lesson: tuple[tuple[str, int], ...] = field(default=())
+    lessons: tuple[LessonLine, ...] = ()
 
 
-def checkpoint_due_utc(checkpoint: Checkpoint, zone: ZoneInfo) -> dt.datetime:
-    """The UTC instant of a checkpoint's local ``by`` time in the course zone.
+def checkpoint_deadlines(grading: GradingSettings, zone: ZoneInfo) -> list[CheckpointDeadline]:
+    """Each checkpoint of ``grading`` with the UTC instant of its local ``by`` time.
 
     Same rule as posts and due times (:func:`bot.calendar.local_to_utc`): a local time that
     happens twice means the first occurrence; one skipped by DST falls after the gap.
     """
-    return local_to_utc(checkpoint.by, zone)
+    return [CheckpointDeadline(c, local_to_utc(c.by, zone)) for c in grading.checkpoints]
 
 
-@dataclass(slots=True)
-class _Tally:
-    """Running numbers for one author while summarising."""
-
-    names: list[tuple[dt.datetime, str]] = field(default_factory=list)
-    counted: list[ReplyFact] = field(default_factory=list)
-
-
-def _in_scope(facts: Iterable[ReplyFact], lessons: Collection[str] | None) -> list[ReplyFact]:
-    wanted = None if lessons is None else set(lessons)
-    return [f for f in facts if wanted is None or f.lesson in wanted]
+def checkpoint_met(checkpoint: Checkpoint, totals: AuthorTotals | None) -> bool:
+    """Whether a student's totals before a checkpoint's cutoff meet it (substantive only)."""
+    replies = totals.substantive_replies if totals is not None else 0
+    peers = totals.substantive_peer_replies if totals is not None else 0
+    return replies >= checkpoint.replies and peers >= checkpoint.peer_replies
 
 
 def _name_key(name: str) -> str:
@@ -183,121 +219,119 @@ def _sort_key(summary: StudentSummary) -> tuple[bool, str, str, int]:
             summary.user_id)
 
 
-def _summarise_one(
+def _grade(
     user_id: int,
     name: str,
     status: Status,
-    counted: Sequence[ReplyFact],
+    totals: AuthorTotals | None,
     grading: GradingSettings,
-    deadlines: Sequence[tuple[Checkpoint, dt.datetime]],
+    checkpoints: Sequence[tuple[CheckpointDeadline, Mapping[int, AuthorTotals]]],
     now: dt.datetime | None,
 ) -> StudentSummary:
-    """Numbers for one author from their non-deleted replies in scope."""
-    substantive = [f for f in counted if f.word_count >= grading.min_words]
-    results = []
-    for checkpoint, due in deadlines:
-        by_due = [f for f in substantive if f.created_at <= due]
-        met = (len(by_due) >= checkpoint.replies
-               and sum(f.is_peer for f in by_due) >= checkpoint.peer_replies)
-        still_open = now is not None and now < due
-        results.append(CheckpointResult(checkpoint.name, due, met, still_open))
+    """One student's summary from their totals (None: no reply) and the checkpoint totals."""
+    results = tuple(
+        CheckpointResult(
+            name=deadline.checkpoint.name,
+            due_at=deadline.due_at,
+            met=checkpoint_met(deadline.checkpoint, by_author.get(user_id)),
+            open=now is not None and now < deadline.cutoff,
+        )
+        for deadline, by_author in checkpoints
+    )
+    if totals is None:
+        return StudentSummary(user_id, name, status,
+                              required_peer_replies=grading.required_peer_replies,
+                              checkpoints=results)
     return StudentSummary(
         user_id=user_id,
         display_name=name,
         status=status,
-        replies=len(counted),
-        substantive_replies=len(substantive),
-        words=sum(f.word_count for f in counted),
-        questions_answered=len({(f.lesson, f.question_index) for f in counted}),
-        peer_replies=sum(f.is_peer for f in counted),
-        substantive_peer_replies=sum(f.is_peer for f in substantive),
-        late_replies=sum(f.late for f in counted),
-        first_reply_at=min((f.created_at for f in counted), default=None),
+        replies=totals.replies,
+        substantive_replies=totals.substantive_replies,
+        words=totals.words,
+        questions_answered=totals.questions_answered,
+        peer_replies=totals.peer_replies,
+        substantive_peer_replies=totals.substantive_peer_replies,
+        late_replies=totals.late_replies,
+        first_reply_at=totals.first_reply_at.astimezone(dt.UTC),
         required_peer_replies=grading.required_peer_replies,
-        checkpoints=tuple(results),
+        checkpoints=results,
     )
 
 
+def _by_author(totals: Iterable[AuthorTotals]) -> dict[int, AuthorTotals]:
+    return {t.author_id: t for t in totals if t.replies > 0}
+
+
 def summarise(
-    facts: Iterable[ReplyFact],
+    totals: Iterable[AuthorTotals],
     roster: Mapping[int, str] | None,
     grading: GradingSettings,
-    zone: ZoneInfo,
-    lessons: Collection[str] | None = None,
+    checkpoints: Sequence[CheckpointTotals] = (),
     *,
     now: dt.datetime | None = None,
 ) -> list[StudentSummary]:
-    """Per-student numbers: everyone on the roster plus anyone else with a counted reply.
+    """Graded summaries: everyone on the roster plus anyone else who replied, sorted.
 
+    ``totals`` are the SQL summary rows for the scope (a course, a lesson, a student).
     ``roster`` maps each student's user id to their current display name (members with the
-    course's student role); pass ``None`` when the course has no student role, and nobody is
-    reported missing. Authors not on a given roster (a student who left, a teacher who
-    joined in) are listed with status ``off-roster`` so the teacher can decide.
-    ``now`` (UTC) marks checkpoints whose deadline is still ahead as ``open``; without it every
-    deadline is judged as passed.
+    course's student role); with ``None``, nobody is reported missing. Authors not on a
+    given roster (a student who left, a teacher who joined in) are listed as ``off-roster``
+    so the teacher can decide. ``checkpoints`` pairs each deadline with the totals of the
+    replies made before its cutoff, in the same scope. ``now`` (UTC) marks checkpoints whose
+    deadline is still ahead as ``open``; without it every deadline is judged as passed.
     """
-    deadlines = [(c, checkpoint_due_utc(c, zone)) for c in grading.checkpoints]
-    tallies: dict[int, _Tally] = {}
-    for fact in _in_scope(facts, lessons):
-        tally = tallies.setdefault(fact.author_id, _Tally())
-        tally.names.append((fact.created_at, fact.author_name))
-        if not fact.deleted:
-            tally.counted.append(fact)
-    people = set(roster or {}) | {uid for uid, t in tallies.items() if t.counted}
+    replied = _by_author(totals)
+    before = [(deadline, _by_author(rows)) for deadline, rows in checkpoints]
+    people = set(roster or {}) | set(replied)
     summaries = []
     for user_id in people:
-        tally = tallies.get(user_id, _Tally())
-        name = (roster or {}).get(user_id) or max(tally.names, default=(None, ""))[1]
+        found = replied.get(user_id)
+        name = (roster or {}).get(user_id) or (found.author_name if found else "")
         status: Status
-        if not tally.counted:
+        if found is None:
             status = "missing"
         elif roster is not None and user_id not in roster:
             status = "off-roster"
         else:
             status = "replied"
-        summaries.append(_summarise_one(user_id, name or str(user_id), status, tally.counted,
-                                        grading, deadlines, now))
+        summaries.append(_grade(user_id, name or str(user_id), status, found, grading,
+                                before, now))
     summaries.sort(key=_sort_key)
     return summaries
 
 
 def student_stats(
-    facts: Iterable[ReplyFact],
     user_id: int,
+    display_name: str,
+    totals: AuthorTotals | None,
     grading: GradingSettings,
-    zone: ZoneInfo,
-    lessons: Collection[str] | None = None,
+    checkpoints: Sequence[tuple[CheckpointDeadline, AuthorTotals | None]] = (),
+    lessons: Iterable[LessonCount] = (),
     *,
-    display_name: str | None = None,
     now: dt.datetime | None = None,
 ) -> StudentStats:
-    """One student's own numbers for ``/mystats``; other students' facts are dropped first."""
-    own = [f for f in _in_scope(facts, lessons) if f.author_id == user_id]
-    name = display_name or max(((f.created_at, f.author_name) for f in own),
-                               default=(None, str(user_id)))[1]
-    counted = [f for f in own if not f.deleted]
-    deadlines = [(c, checkpoint_due_utc(c, zone)) for c in grading.checkpoints]
-    summary = _summarise_one(user_id, name, "replied" if counted else "missing", counted,
-                             grading, deadlines, now)
-    return StudentStats(summary, tuple(replies_by_lesson(counted, lessons).items()))
+    """One student's own numbers for ``/mystats``: nobody else's totals are ever passed in.
 
-
-def replies_by_lesson(
-    facts: Iterable[ReplyFact], lessons: Sequence[str] | Collection[str] | None = None
-) -> dict[str, int]:
-    """Non-deleted replies per lesson, for a per-lesson chart.
-
-    With ``lessons`` as a list, those lessons in that order (zero where nobody replied);
-    otherwise lessons in the order of their first reply.
+    ``totals`` is the student's SQL summary row (None: no reply yet); ``checkpoints`` pairs
+    each deadline with their row before its cutoff; ``lessons`` are the course's posted
+    lessons with the student's replies to each (zero where they did not reply).
     """
-    counted = sorted((f for f in _in_scope(facts, lessons) if not f.deleted),
-                     key=lambda f: f.created_at)
-    counts: dict[str, int] = {}
-    if isinstance(lessons, Sequence) and not isinstance(lessons, str):
-        counts = dict.fromkeys(lessons, 0)
-    for fact in counted:
-        counts[fact.lesson] = counts.get(fact.lesson, 0) + 1
-    return counts
+    if totals is not None and totals.author_id != user_id:
+        raise ValueError(f"totals of {totals.author_id} given for student {user_id}")
+    before = [(d, {user_id: t} if t is not None else {}) for d, t in checkpoints]
+    has_replied = totals is not None and totals.replies > 0
+    summary = _grade(user_id, display_name, "replied" if has_replied else "missing",
+                     totals if has_replied else None, grading, before, now)
+    lines = tuple(LessonLine(c.lesson, c.replies, c.words) for c in lessons)
+    return StudentStats(summary, lines)
+
+
+def students_to_remind(
+    roster: Iterable[int], replied: Iterable[int], opted_out: Iterable[int]
+) -> list[int]:
+    """Roster students with no reply who did not turn reminders off, by user id."""
+    return sorted(set(roster) - set(replied) - set(opted_out))
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -454,11 +488,11 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def summary_line(summary: StudentSummary) -> str:
-    """One student's numbers as a Discord markdown line (names escaped)."""
-    name = f"**{escape_for_discord(summary.display_name)}**"
-    if summary.missing:
-        return f"{name} — no reply yet"
+_MARKS: dict[CheckpointState, str] = {"met": "✅", "not met": "❌", "open": "⏳"}
+
+
+def _number_parts(summary: StudentSummary) -> list[str]:
+    """A summary's numbers as short phrases: replies, words, ..., met or not per rule."""
     replies = _plural(summary.replies, "reply", "replies")
     if summary.substantive_replies != summary.replies:
         replies += f" ({summary.substantive_replies} substantive)"
@@ -471,14 +505,27 @@ def summary_line(summary: StudentSummary) -> str:
     ]
     if summary.first_reply_at is not None:
         parts.append(f"first {discord_timestamp(summary.first_reply_at, 'f')}")
+    return parts + _rule_parts(summary)
+
+
+def _rule_parts(summary: StudentSummary) -> list[str]:
+    """Met (✅), not met (❌) or still open (⏳) for the peer-reply rule and each checkpoint."""
+    parts = []
     if summary.required_peer_replies:
         mark = "✅" if summary.required_peer_replies_met else "❌"
         parts.append(f"{mark} peer replies {summary.substantive_peer_replies}"
                      f"/{summary.required_peer_replies}")
-    marks = {"met": "✅", "not met": "❌", "open": "⏳"}
-    parts += [f"{marks[r.state]} {escape_for_discord(r.name, max_length=40)}"
+    parts += [f"{_MARKS[r.state]} {escape_for_discord(r.name, max_length=40)}"
               for r in summary.checkpoints]
-    line = f"{name} — " + " · ".join(parts)
+    return parts
+
+
+def summary_line(summary: StudentSummary) -> str:
+    """One student's numbers as a Discord markdown line (names escaped)."""
+    name = f"**{escape_for_discord(summary.display_name)}**"
+    if summary.missing:
+        return f"{name} — no reply yet"
+    line = f"{name} — " + " · ".join(_number_parts(summary))
     if summary.status == "off-roster":
         line += " · (not in the student role)"
     return line
@@ -518,3 +565,113 @@ def table_pages(
         body = "\n".join(page)
         result.append(f"{head}\n{body}" if head else body)
     return result
+
+
+def stats_text(
+    stats: StudentStats,
+    course_name: str,
+    titles: Mapping[str, str] | None = None,
+    *,
+    max_chars: int = MESSAGE_CONTENT_LIMIT,
+) -> str:
+    """``/mystats`` as one message: the student's numbers, rules met, then each lesson.
+
+    A student with no reply gets one friendly sentence instead of a table of zeros.
+    ``titles`` maps lesson names to titles; lines past ``max_chars`` are summed up at the end.
+    """
+    course = escape_for_discord(course_name, max_length=100)
+    summary = stats.summary
+    if summary.missing:
+        return (f"You have not replied in any {course} discussion yet. Open a question thread "
+                "under the latest lesson and add your thoughts: every reply counts here.")
+    lines = [f"**Your participation in {course}**", " · ".join(_number_parts(summary))]
+    names = titles or {}
+    lesson_lines = []
+    for line in stats.lessons:
+        title = escape_for_discord(names.get(line.lesson, line.lesson), max_length=60)
+        if line.replies:
+            numbers = (f"{_plural(line.replies, 'reply', 'replies')}, "
+                       f"{_plural(line.words, 'word', 'words')}")
+        else:
+            numbers = "no reply yet"
+        lesson_lines.append(f"• {title} — {numbers}")
+    if lesson_lines:
+        lines.append("**Per lesson**")
+    text = "\n".join(lines)
+    for index, entry in enumerate(lesson_lines):
+        rest = len(lesson_lines) - index
+        more = f"\n… and {_plural(rest, 'more lesson', 'more lessons')}"
+        if len(text) + 1 + len(entry) + len(more) > max_chars and rest > 1:
+            return text + more
+        text += "\n" + entry
+    return _truncate(text, max_chars)
+
+
+def reminder_texts(
+    user_ids: Sequence[int],
+    lesson_title: str,
+    due_at: dt.datetime | None,
+    thread_ids: Sequence[int] = (),
+    *,
+    max_chars: int = MESSAGE_CONTENT_LIMIT,
+) -> list[tuple[str, tuple[int, ...]]]:
+    """Reminder messages that mention ``user_ids``: (text, the ids that text mentions).
+
+    Each message fits ``max_chars``; a long class is split over several messages, and each
+    student is mentioned exactly once. The text names the lesson, its due time as Discord
+    timestamps, the question threads, and how to turn reminders off.
+    """
+    title = escape_for_discord(lesson_title, max_length=100)
+    due = ""
+    if due_at is not None:
+        due = (f" It is due {discord_timestamp(due_at, 'F')} "
+               f"({discord_timestamp(due_at, 'R')}).")
+    where = " ".join(f"<#{t}>" for t in thread_ids[:10])
+    reply = f" Reply in a question thread: {where}." if where else ""
+    tail = (f"— you have not replied to “{title}” yet.{due}{reply} "
+            "(Use /reminders off to stop these.)")
+    budget = max_chars - len("Reminder: ") - len(tail) - 1
+    if budget < 30:
+        raise ValueError(f"max_chars {max_chars} leaves no room for mentions")
+    messages: list[tuple[str, tuple[int, ...]]] = []
+    batch: list[int] = []
+    used = 0
+    for user_id in user_ids:
+        mention = f"<@{user_id}>"
+        if batch and used + 1 + len(mention) > budget:
+            messages.append(_reminder(batch, tail))
+            batch, used = [], 0
+        batch.append(user_id)
+        used += len(mention) + (1 if used else 0)
+    if batch:
+        messages.append(_reminder(batch, tail))
+    return messages
+
+
+def _reminder(user_ids: list[int], tail: str) -> tuple[str, tuple[int, ...]]:
+    mentions = " ".join(f"<@{u}>" for u in user_ids)
+    return f"Reminder: {mentions} {tail}", tuple(user_ids)
+
+
+def records_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """A CSV of raw records (one student's data export): UTF-8 with a BOM, like the gradebook.
+
+    Times become ISO 8601 UTC ending in ``Z``, ``None`` an empty cell, ids and other numbers
+    text, and cells a spreadsheet would run as formulas get a leading ``'``.
+    """
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+    writer.writerow([csv_safe(c) for c in columns])
+    for row in rows:
+        cells = []
+        for value in row:
+            if value is None:
+                cells.append("")
+            elif isinstance(value, dt.datetime):
+                cells.append(_utc_iso(value))
+            elif isinstance(value, bool):
+                cells.append("yes" if value else "no")
+            else:
+                cells.append(csv_safe(str(value)))
+        writer.writerow(cells)
+    return out.getvalue().encode("utf-8-sig")

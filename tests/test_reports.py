@@ -16,17 +16,23 @@ from PIL import Image
 from bot.config import Checkpoint, GradingSettings
 from bot.reports import (
     CSV_COLUMNS,
-    ReplyFact,
+    CheckpointDeadline,
+    LessonLine,
     StudentSummary,
     chart_png,
-    checkpoint_due_utc,
+    checkpoint_deadlines,
     escape_for_discord,
-    replies_by_lesson,
+    records_csv,
+    reminder_texts,
+    stats_text,
     student_stats,
+    students_to_remind,
     summarise,
     table_pages,
     to_csv,
 )
+from storage.repository import LessonTotal
+from storage.repository import StudentSummary as Totals
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = dt.UTC
@@ -48,27 +54,35 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
     return dt.datetime(2026, 3, day, hour, minute, second, tzinfo=UTC)
 
 
-def fact(author: int, name: str, lesson: str, question: int, when: dt.datetime, words: int,
-         *, peer: bool = False, late: bool = False, deleted: bool = False) -> ReplyFact:
-    return ReplyFact(author, name, lesson, question, when, words, peer, late, deleted)
+def totals(author: int, name: str, replies: int, substantive: int, words: int, questions: int,
+           peer: int, substantive_peer: int, late: int, first: dt.datetime) -> Totals:
+    """A row as the SQL summary returns it (the real storage type)."""
+    return Totals(author_id=author, author_name=name, replies=replies,
+                  substantive_replies=substantive, words=words, characters=words * 6,
+                  questions_answered=questions, lessons=1, peer_replies=peer,
+                  late_replies=late, first_reply_at=first, last_reply_at=first,
+                  substantive_peer_replies=substantive_peer)
 
 
-FACTS = [
-    # Alice: exactly at the first checkpoint, a short late peer reply, a long peer reply,
-    # and a deleted reply that must count for nothing.
-    fact(1, "Alice", "l1", 0, at(8, 16, 0, 0), 20),
-    fact(1, "Alice", "l1", 1, at(9, 10), 5, peer=True, late=True),
-    fact(1, "Alice", "l1", 1, at(9, 11), 30, peer=True),
-    fact(1, "Alice", "l2", 0, at(7, 10), 100, deleted=True),
-    # bob: half an hour after local noon (EDT): late for "First reply".
-    fact(2, "bob", "l1", 0, at(8, 16, 30), 12, peer=True),
-    fact(2, "bob", "l2", 0, at(8, 16, 40), 3),
-    # Élodie: one minute early, exactly the minimum number of words.
-    fact(3, "Élodie", "l1", 0, at(8, 15, 59), 10),
-    # A teacher who joined in, and someone whose only reply was deleted.
-    fact(99, "Teacher Tom", "l1", 0, at(8, 14), 50),
-    fact(98, "Gone", "l1", 0, at(8, 14), 50, deleted=True),
+# The course's totals: Alice replied at exactly the first checkpoint's minute, bob half an
+# hour after local noon (EDT), Élodie a minute early; a teacher joined in.
+ALICE = totals(1, "Alice", 3, 2, 55, 2, 2, 1, 1, at(8, 16))
+BOB = totals(2, "bob", 2, 1, 15, 2, 1, 1, 0, at(8, 16, 30))
+ELODIE = totals(3, "Élodie", 1, 1, 10, 1, 0, 0, 0, at(8, 15, 59))
+TOM = totals(99, "Teacher Tom", 1, 1, 50, 1, 0, 0, 0, at(8, 14))
+TOTALS = [ALICE, BOB, ELODIE, TOM]
+# What the SQL summary returns before each checkpoint's cutoff.
+FIRST_REPLY, PEER_REPLY = checkpoint_deadlines(GRADING, NEW_YORK)
+CHECKPOINTS = [
+    (FIRST_REPLY, [totals(1, "Alice", 1, 1, 20, 1, 0, 0, 0, at(8, 16)),
+                   totals(3, "Élodie", 1, 1, 10, 1, 0, 0, 0, at(8, 15, 59)),
+                   totals(99, "Teacher Tom", 1, 1, 50, 1, 0, 0, 0, at(8, 14))]),
+    (PEER_REPLY, TOTALS),
 ]
+
+
+def report(**kwargs: object) -> list[StudentSummary]:
+    return summarise(TOTALS, ROSTER, GRADING, CHECKPOINTS, **kwargs)  # type: ignore[arg-type]
 
 
 def by_id(summaries: list[StudentSummary]) -> dict[int, StudentSummary]:
@@ -78,8 +92,8 @@ def by_id(summaries: list[StudentSummary]) -> dict[int, StudentSummary]:
 # --- numbers ---------------------------------------------------------------------------------
 
 
-def test_summary_numbers_match_the_replies() -> None:
-    people = by_id(summarise(FACTS, ROSTER, GRADING, NEW_YORK))
+def test_summary_carries_the_sql_numbers_and_grades_them() -> None:
+    people = by_id(report())
     alice = people[1]
     assert (alice.replies, alice.substantive_replies, alice.words) == (3, 2, 55)
     assert (alice.questions_answered, alice.peer_replies, alice.substantive_peer_replies) == (
@@ -88,99 +102,152 @@ def test_summary_numbers_match_the_replies() -> None:
     assert alice.first_reply_at == at(8, 16)
     assert alice.status == "replied"
     assert alice.required_peer_replies_met
-
-    bob = people[2]
-    assert (bob.replies, bob.substantive_replies, bob.words, bob.questions_answered) == (
-        2, 1, 15, 2)
-    assert (bob.peer_replies, bob.late_replies) == (1, 0)
-
-    elodie = people[3]
-    assert (elodie.replies, elodie.substantive_replies, elodie.words) == (1, 1, 10)
-    assert not elodie.required_peer_replies_met
+    assert not people[3].required_peer_replies_met  # Élodie: no substantive peer reply
+    assert people[4].required_peer_replies == 1 and not people[4].required_peer_replies_met
 
 
 def test_checkpoints_around_the_deadline_in_a_dst_zone() -> None:
-    people = by_id(summarise(FACTS, ROSTER, GRADING, NEW_YORK))
-    states = {uid: [c.state for c in s.checkpoints] for uid, s in people.items()}
-    assert states[1] == ["met", "met"]  # reply at exactly the deadline counts
+    states = {uid: [c.state for c in s.checkpoints] for uid, s in by_id(report()).items()}
+    assert states[1] == ["met", "met"]
     assert states[2] == ["not met", "met"]  # 12:30 EDT is after 12:00 EDT
     assert states[3] == ["met", "not met"]  # on time, but no peer reply
     assert states[4] == ["not met", "not met"]
-    assert people[1].checkpoints[0].due_at == at(8, 16)
+    assert FIRST_REPLY.due_at == at(8, 16)
+    # The whole minute of "by" counts: the SQL is asked for replies before 16:01.
+    assert FIRST_REPLY.cutoff == at(8, 16, 1)
+    assert PEER_REPLY.cutoff == dt.datetime(2026, 3, 11, 4, 0, tzinfo=UTC)
 
 
 def test_short_replies_do_not_meet_a_checkpoint() -> None:
-    grading = GradingSettings(min_words=50, checkpoints=GRADING.checkpoints)
-    people = by_id(summarise(FACTS, ROSTER, grading, NEW_YORK))
-    assert [c.state for c in people[1].checkpoints] == ["not met", "not met"]
-    assert people[1].substantive_replies == 0
-    assert people[1].replies == 3
+    # Replies before the cutoff, but none substantive (the SQL counted them with min_words).
+    short = totals(1, "Alice", 2, 0, 8, 1, 1, 0, 0, at(8, 15))
+    deadline = CheckpointDeadline(GRADING.checkpoints[0], at(8, 16))
+    [alice] = summarise([short], {1: "Alice"}, GRADING, [(deadline, [short])])
+    assert [c.state for c in alice.checkpoints] == ["not met"]
+    assert (alice.replies, alice.substantive_replies) == (2, 0)
 
 
 def test_checkpoint_still_ahead_is_open() -> None:
-    people = by_id(summarise(FACTS, ROSTER, GRADING, NEW_YORK, now=at(9, 0)))
+    people = by_id(report(now=at(9, 0)))
     assert [c.state for c in people[3].checkpoints] == ["met", "open"]
     assert [c.state for c in people[4].checkpoints] == ["not met", "open"]
+    # Until the end of the deadline's minute, a missing first reply is still open.
+    assert [c.state for c in by_id(report(now=at(8, 16, 0, 30)))[4].checkpoints] == [
+        "open", "open"]
 
 
 def test_local_times_that_dst_skips_or_repeats() -> None:
-    skipped = Checkpoint(name="x", by=dt.datetime(2026, 3, 8, 2, 30))  # noqa: DTZ001
-    repeated = Checkpoint(name="y", by=dt.datetime(2026, 11, 1, 1, 30))  # noqa: DTZ001
-    assert checkpoint_due_utc(skipped, NEW_YORK) == at(8, 7, 30)  # 03:30 EDT
-    assert checkpoint_due_utc(repeated, NEW_YORK) == dt.datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    grading = GradingSettings(checkpoints=[
+        Checkpoint(name="x", by=dt.datetime(2026, 3, 8, 2, 30)),  # noqa: DTZ001
+        Checkpoint(name="y", by=dt.datetime(2026, 11, 1, 1, 30)),  # noqa: DTZ001
+    ])
+    skipped, repeated = checkpoint_deadlines(grading, NEW_YORK)
+    assert skipped.due_at == at(8, 7, 30)  # 03:30 EDT
+    assert repeated.due_at == dt.datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
 
 
 def test_missing_students_listed_last_and_order_ignores_case_and_accents() -> None:
-    summaries = summarise(FACTS, ROSTER, GRADING, NEW_YORK)
+    summaries = report()
     assert [s.display_name for s in summaries] == ["Alice", "bob", "Élodie", "Teacher Tom", "Zed"]
     assert [s.status for s in summaries] == ["replied"] * 3 + ["off-roster", "missing"]
-    assert 98 not in by_id(summaries)  # only a deleted reply, not on the roster
     zed = summaries[-1]
     assert (zed.replies, zed.words, zed.first_reply_at) == (0, 0, None)
 
 
-def test_lesson_filter_counts_only_that_lesson() -> None:
-    people = by_id(summarise(FACTS, ROSTER, GRADING, NEW_YORK, lessons=["l2"]))
-    assert people[1].status == "missing"  # her only l2 reply was deleted
+def test_a_lesson_scope_lists_roster_students_without_a_reply_to_it() -> None:
+    # The SQL summary of one lesson: only bob replied to it.
+    lesson = [totals(2, "bob", 1, 0, 3, 1, 0, 0, 0, at(8, 16, 40))]
+    people = by_id(summarise(lesson, ROSTER, GRADING))
+    assert [people[u].status for u in (1, 2, 3, 4)] == ["missing", "replied", "missing",
+                                                        "missing"]
     assert (people[2].replies, people[2].words) == (1, 3)
-    assert people[3].status == "missing"
     assert 99 not in people
 
 
 def test_without_a_roster_nobody_is_missing() -> None:
-    summaries = summarise(FACTS, None, GRADING, NEW_YORK)
+    summaries = summarise(TOTALS, None, GRADING)
     assert [s.user_id for s in summaries] == [1, 2, 3, 99]
     assert {s.status for s in summaries} == {"replied"}
 
 
 def test_roster_name_wins_over_the_name_at_reply_time() -> None:
-    facts = [fact(5, "old nick", "l1", 0, at(8, 1), 4)]
-    assert summarise(facts, {5: "New Nick"}, GRADING, NEW_YORK)[0].display_name == "New Nick"
-
-
-def test_naive_reply_time_is_refused_with_a_sentence() -> None:
-    with pytest.raises(ValueError, match="without a time zone"):
-        fact(1, "a", "l1", 0, dt.datetime(2026, 3, 8, 12), 3)  # noqa: DTZ001
+    rows = [totals(5, "old nick", 1, 0, 4, 1, 0, 0, 0, at(8, 1))]
+    assert summarise(rows, {5: "New Nick"}, GRADING)[0].display_name == "New Nick"
+    assert summarise(rows, None, GRADING)[0].display_name == "old nick"
 
 
 def test_student_stats_show_only_that_student() -> None:
-    stats = student_stats(FACTS, 2, GRADING, NEW_YORK, lessons=["l1", "l2", "l3"])
+    lessons = [LessonTotal("l1", at(1, 9), 1, 1, 12), LessonTotal("l2", at(2, 9), 1, 1, 3),
+               LessonTotal("l3", at(3, 9), 0, 0, 0)]
+    stats = student_stats(2, "bob", BOB, GRADING,
+                          [(FIRST_REPLY, None), (PEER_REPLY, BOB)], lessons)
     mine = stats.summary
     assert (mine.user_id, mine.display_name, mine.replies, mine.words) == (2, "bob", 2, 15)
     assert [c.state for c in mine.checkpoints] == ["not met", "met"]
-    assert stats.replies_by_lesson == (("l1", 1), ("l2", 1), ("l3", 0))
+    assert stats.lessons == (LessonLine("l1", 1, 12), LessonLine("l2", 1, 3),
+                             LessonLine("l3", 0, 0))
+    with pytest.raises(ValueError, match="totals of 1 given for student 2"):
+        student_stats(2, "bob", ALICE, GRADING)
 
 
-def test_student_stats_for_someone_who_has_not_replied() -> None:
-    stats = student_stats(FACTS, 4, GRADING, NEW_YORK, display_name="Zed")
+def test_mystats_text_shows_own_numbers_lessons_and_rules() -> None:
+    lessons = [LessonTotal("rome", at(1, 9), 2, 1, 40), LessonTotal("greece", at(2, 9), 0, 0, 0)]
+    stats = student_stats(1, "Alice", ALICE, GRADING, [(FIRST_REPLY, ALICE)], lessons)
+    text = stats_text(stats, "History **101**", {"rome": "Rome _and_ Empire"})
+    assert text.split("\n") == [
+        "**Your participation in History \\*\\*101\\*\\***",
+        "3 replies (2 substantive) · 55 words · 2 questions · 2 peer · 1 late · "
+        f"first <t:{int(at(8, 16).timestamp())}:f> · ✅ peer replies 1/1 · ✅ First reply",
+        "**Per lesson**",
+        "• Rome \\_and\\_ Empire — 2 replies, 40 words",
+        "• greece — no reply yet",
+    ]
+
+
+def test_mystats_for_someone_who_has_not_replied_is_one_friendly_sentence() -> None:
+    stats = student_stats(4, "Zed", None, GRADING, [(FIRST_REPLY, None)])
     assert stats.summary.status == "missing"
     assert (stats.summary.display_name, stats.summary.replies) == ("Zed", 0)
-    assert stats.replies_by_lesson == ()
+    text = stats_text(stats, "History 101")
+    assert text == ("You have not replied in any History 101 discussion yet. Open a question "
+                    "thread under the latest lesson and add your thoughts: every reply counts "
+                    "here.")
 
 
-def test_replies_by_lesson_skips_deleted() -> None:
-    assert replies_by_lesson(FACTS) == {"l1": 6, "l2": 1}
-    assert replies_by_lesson(FACTS, ["l2", "l1"]) == {"l2": 1, "l1": 6}
+def test_mystats_with_many_lessons_fits_one_message() -> None:
+    lessons = [LessonTotal(f"lesson-{i}", at(1, 9), i % 3, 1, 7 * i) for i in range(200)]
+    stats = student_stats(1, "Alice", ALICE, GRADING, (), lessons)
+    text = stats_text(stats, "History 101")
+    assert len(text) <= 2000
+    assert text.endswith("more lessons")
+    shown = text.count("\n• ")
+    assert f"… and {200 - shown} more lessons" in text
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+def test_who_is_reminded() -> None:
+    assert students_to_remind([1, 2, 3, 4, 5], replied=[2, 9], opted_out=[4]) == [1, 3, 5]
+
+
+def test_reminder_mentions_each_student_once_within_the_limit() -> None:
+    due = at(12, 3, 59)
+    ids = [100_000_000_000_000_000 + i for i in range(300)]
+    messages = reminder_texts(ids, "Rome **now** @everyone", due, [11, 12])
+    assert len(messages) > 1
+    assert all(len(text) <= 2000 for text, _ in messages)
+    assert [u for _, mentioned in messages for u in mentioned] == ids
+    for text, mentioned in messages:
+        assert re.findall(r"<@(\d+)>", text) == [str(u) for u in mentioned]
+        assert "@everyone" not in text
+        assert f"<t:{int(due.timestamp())}:R>" in text
+        assert "<#11> <#12>" in text and "/reminders off" in text
+    [(one, who)] = reminder_texts([7], "Rome", None)
+    assert one == ("Reminder: <@7> — you have not replied to “Rome” yet. "
+                   "(Use /reminders off to stop these.)")
+    assert who == (7,)
+    assert reminder_texts([], "Rome", None) == []
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -191,7 +258,7 @@ def read_csv(data: bytes) -> list[list[str]]:
 
 
 def test_csv_columns_and_values() -> None:
-    data = to_csv(summarise(FACTS, ROSTER, GRADING, NEW_YORK), GRADING)
+    data = to_csv(report(), GRADING)
     assert data.startswith(b"\xef\xbb\xbf")
     rows = read_csv(data)
     assert rows[0] == [*CSV_COLUMNS, "checkpoint: First reply", "checkpoint: Peer reply"]
@@ -204,6 +271,7 @@ def test_csv_columns_and_values() -> None:
     assert alice["first_reply_utc"] == "2026-03-08T16:00:00Z"
     assert table["2"]["checkpoint: First reply"] == "not met"
     assert table["3"]["required_peer_replies_met"] == "no"
+    assert table["3"]["checkpoint: Peer reply"] == "not met"
     assert table["3"]["display_name"] == "Élodie"
     assert (table["4"]["status"], table["4"]["first_reply_utc"]) == ("missing", "")
     assert table["99"]["status"] == "off-roster"
@@ -218,7 +286,7 @@ def test_csv_names_round_trip_and_formulas_are_neutralised() -> None:
         5: "@SUM(A1)",
         6: "Zoë Åström 李",
     }
-    data = to_csv(summarise([], names, GradingSettings(), NEW_YORK), GradingSettings())
+    data = to_csv(summarise([], names, GradingSettings()), GradingSettings())
     rows = read_csv(data)
     got = {row[0]: row[1] for row in rows[1:]}
     assert got["123456789012345678"] == 'Doe, "Jay"\nJr.'
@@ -237,6 +305,14 @@ def test_csv_header_is_stable_without_students_and_checkpoint_names_are_safe() -
     assert rows == [[*CSV_COLUMNS, "checkpoint: =cmd", "checkpoint: =cmd (2)"]]
 
 
+def test_records_csv_keeps_ids_times_and_text_safe() -> None:
+    data = records_csv(["message_id", "created_at", "deleted_at", "late", "text"],
+                       [[123456789012345678, at(8, 16, 0, 5), None, True, "=1+1"]])
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert read_csv(data) == [["message_id", "created_at", "deleted_at", "late", "text"],
+                              ["123456789012345678", "2026-03-08T16:00:05Z", "", "yes", "'=1+1"]]
+
+
 # --- chart -----------------------------------------------------------------------------------
 
 
@@ -248,10 +324,10 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_chart_is_a_png_that_grows_with_the_class() -> None:
-    summaries = summarise(FACTS, ROSTER, GRADING, NEW_YORK)
+    summaries = report()
     small = png_size(chart_png(summaries, "Replies per student"))
     class_of_60 = {i: f"Student {i}" for i in range(60)}
-    big = png_size(chart_png(summarise([], class_of_60, GRADING, NEW_YORK), "Everyone"))
+    big = png_size(chart_png(summarise([], class_of_60, GRADING), "Everyone"))
     assert small[0] == big[0] == 800
     assert big[1] > small[1] * 3
 
@@ -285,9 +361,9 @@ def test_escape_keeps_markdown_and_mentions_inert() -> None:
 def test_pages_fit_the_limit_and_list_every_student_once() -> None:
     nasty = ["**bold**", "@everyone", "`tick`", "__u__", "line\nbreak", "Zoë", "> quote"]
     roster = {i: f"{nasty[i % len(nasty)]} {i} " + "w" * (i % 30) for i in range(1, 151)}
-    facts = [fact(i, roster[i], "l1", 0, at(8, 10), 5 * i, peer=i % 2 == 0) for i in
-             range(1, 151, 2)]
-    summaries = summarise(facts, roster, GRADING, NEW_YORK)
+    rows = [totals(i, roster[i], 1, 1, 5 * i, 1, i % 2, i % 2, 0, at(8, 10))
+            for i in range(1, 151, 2)]
+    summaries = summarise(rows, roster, GRADING)
     pages = table_pages(summaries, title="Participation: l1", max_chars=2000)
     assert len(pages) > 1
     assert all(len(page) <= 2000 for page in pages)
@@ -302,7 +378,7 @@ def test_pages_fit_the_limit_and_list_every_student_once() -> None:
 
 
 def test_summary_line_shows_the_numbers_a_teacher_reads() -> None:
-    summaries = summarise(FACTS, ROSTER, GRADING, NEW_YORK)
+    summaries = report()
     [page] = table_pages(summaries, title="Participation")
     alice_line = page.split("\n")[1]
     assert alice_line == (

@@ -1,0 +1,101 @@
+"""Read a course's participation from the database and grade it with :mod:`bot.reports`.
+
+Shared by the teacher and student cogs and by ``seminar export``, so that Discord and the
+command line give the same numbers. Counting is SQL (:meth:`Repository.summary`, one query for
+the scope and one per checkpoint); grading and formatting are :mod:`bot.reports`. No discord.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Mapping
+from dataclasses import fields
+
+from bot import reports
+from bot.config import CourseSettings
+from storage.repository import ReplyRecord, Repository, StudentSummary
+
+
+async def class_list(repo: Repository, course_key: str) -> dict[int, str]:
+    """Everyone who ever replied in the course, with the name on their latest reply.
+
+    The roster when the course has no student role (and offline, in ``seminar export``):
+    a lesson report then lists students of the course who did not reply to that lesson.
+    """
+    return {t.author_id: t.author_name for t in await repo.summary(course_key)}
+
+
+async def course_report(
+    repo: Repository,
+    course_key: str,
+    course: CourseSettings,
+    roster: Mapping[int, str] | None,
+    *,
+    lesson: str | None = None,
+    student: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[reports.StudentSummary]:
+    """Graded summaries for a course, one lesson, or one student, roster students included.
+
+    ``roster`` maps student ids to display names (None: no class list is known, and the
+    course's past repliers stand in for it). With ``student``, only that student is counted
+    and listed, whatever the roster says.
+    """
+    grading = course.grading
+    if roster is None:
+        roster = await class_list(repo, course_key)
+    if student is not None:
+        roster = {student: roster[student]} if student in roster else {}
+    totals = await repo.summary(course_key, lesson=lesson, author_id=student,
+                                min_words=grading.min_words)
+    checkpoints: list[reports.CheckpointTotals] = []
+    for deadline in reports.checkpoint_deadlines(grading, course.zone):
+        before = await repo.summary(course_key, lesson=lesson, author_id=student,
+                                    until=deadline.cutoff, min_words=grading.min_words)
+        checkpoints.append((deadline, before))
+    return reports.summarise(totals, roster, grading, checkpoints, now=now)
+
+
+async def student_stats(
+    repo: Repository,
+    course_key: str,
+    course: CourseSettings,
+    user_id: int,
+    display_name: str,
+    *,
+    now: dt.datetime | None = None,
+) -> reports.StudentStats:
+    """One student's own numbers over the course, and per posted lesson (``/mystats``)."""
+    grading = course.grading
+    totals = await _one(repo.summary(course_key, author_id=user_id,
+                                     min_words=grading.min_words))
+    checkpoints = []
+    for deadline in reports.checkpoint_deadlines(grading, course.zone):
+        before = await _one(repo.summary(course_key, author_id=user_id, until=deadline.cutoff,
+                                         min_words=grading.min_words))
+        checkpoints.append((deadline, before))
+    lessons = await repo.lesson_totals(course_key, author_id=user_id)
+    return reports.student_stats(user_id, display_name, totals, grading, checkpoints, lessons,
+                                 now=now)
+
+
+async def _one(rows: Awaitable[list[StudentSummary]]) -> StudentSummary | None:
+    """The only row of a one-student summary, or None when they have no reply."""
+    found = await rows
+    return found[0] if found else None
+
+
+async def lesson_chart_counts(repo: Repository, course_key: str) -> dict[str, int]:
+    """Replies per posted lesson of the course, in post order (for the course chart)."""
+    return {t.lesson: t.replies for t in await repo.lesson_totals(course_key)}
+
+
+#: The columns of a student's own data export: every recorded field of each reply.
+STUDENT_DATA_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ReplyRecord))
+
+
+async def student_data_csv(repo: Repository, course_key: str, user_id: int) -> bytes:
+    """Everything recorded about one student's replies in a course, deleted ones included."""
+    records: list[ReplyRecord] = await repo.replies_for_student(course_key, user_id)
+    rows = [[getattr(r, c) for c in STUDENT_DATA_COLUMNS] for r in records]
+    return reports.records_csv(STUDENT_DATA_COLUMNS, rows)
