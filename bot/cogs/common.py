@@ -5,6 +5,7 @@ One place for each rule: which channel belongs to which course, who counts as a 
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from bot.app import SeminarBot
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 LESSON_HELP = "The lesson's name (pick one as you type); leave it out for the current lesson."
 
@@ -108,3 +110,62 @@ def teacher_only() -> Any:
         return app_commands.default_permissions(manage_guild=True)(func)
 
     return decorator
+
+
+async def _teachers_to_dm(bot: SeminarBot, course: CourseSettings) -> list[discord.Member]:
+    """The course's teachers to DM: members with its teacher role, else the server's owner."""
+    guild = bot.get_guild(course.guild_id)
+    if guild is None:
+        return []
+    role = guild.get_role(course.teacher_role_id) if course.teacher_role_id else None
+    members = [m for m in role.members if not m.bot] if role else []
+    if not members and guild.owner_id is not None:
+        owner = guild.get_member(guild.owner_id) or await guild.fetch_member(guild.owner_id)
+        members = [owner]
+    return members
+
+
+async def _send_lines(target: discord.abc.Messageable, text: str) -> None:
+    for piece in render.chunk_text(text, render.MESSAGE_CONTENT_LIMIT):
+        await target.send(piece, allowed_mentions=discord.AllowedMentions.none())
+
+
+async def notify_teachers(bot: SeminarBot, course_key: str, text: str) -> bool:
+    """Tell a course's teachers ``text``; True if it reached someone. Never raises.
+
+    The course's teacher channel if it has one; otherwise (or if that channel refuses) a
+    DM to each member with the teacher role, or to the server's owner when no role is set.
+    Failures are logged: telling the teacher must never stop what the bot was doing.
+    """
+    course = bot.settings.courses.get(course_key)
+    if course is None or not text.strip():
+        return False
+    if course.teacher_channel_id is not None:
+        try:
+            channel = bot.get_channel(course.teacher_channel_id)
+            if channel is None:
+                channel = await bot.fetch_channel(course.teacher_channel_id)
+            if isinstance(channel, discord.abc.Messageable):
+                await _send_lines(channel, text)
+                return True
+            log.warning("Course %s: teacher channel %s cannot hold messages; DMing teachers.",
+                        course_key, course.teacher_channel_id)
+        except Exception as exc:
+            log.warning("Course %s: could not write in teacher channel %s (%r); DMing teachers.",
+                        course_key, course.teacher_channel_id, exc)
+    told = False
+    try:
+        teachers = await _teachers_to_dm(bot, course)
+    except Exception as exc:
+        log.warning("Course %s: could not find the teachers to tell (%r): %s",
+                    course_key, exc, text)
+        return False
+    for teacher in teachers:
+        try:
+            await _send_lines(teacher, text)
+            told = True
+        except Exception as exc:
+            log.warning("Course %s: could not DM teacher %s (%r).", course_key, teacher.id, exc)
+    if not told:
+        log.warning("Course %s: no teacher could be told: %s", course_key, text)
+    return told
