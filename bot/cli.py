@@ -205,6 +205,50 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a course's gradebook CSV (or one student's own data) from the database."""
+    import asyncio
+
+    from bot.gradebook import ExportError, check_database_file, export_from_database
+
+    settings = _settings(args)
+    course = settings.courses.get(args.course)
+    if course is None:
+        known = ", ".join(sorted(settings.courses)) or "none"
+        raise UsageError(f"no course named {args.course!r} in {args.config} (courses: {known})")
+    if args.student is not None and args.lesson is not None:
+        raise UsageError("--student exports everything about one student: leave out --lesson")
+    try:
+        check_database_file(settings.database.url)
+        data, rows = asyncio.run(export_from_database(
+            settings.database.url, args.course, course, lesson=args.lesson,
+            student=args.student))
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write the file ({exc.strerror or exc})") from None
+    what = (f"{rows} recorded repl{'y' if rows == 1 else 'ies'} of student {args.student}"
+            if args.student is not None else f"{rows} student(s)")
+    print(f"wrote {args.output}: {what}")
+    if args.student is None:
+        print("  spreadsheets: import the user_id column as Text so the ids stay exact")
+    return 0
+
+
+def _student_id(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Discord user id (a number such as 123456789012345678; in "
+            "Discord, turn on Developer Mode and use 'Copy User ID')")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seminar", description="Seminar: a Discord bot that runs class discussions."
@@ -249,6 +293,19 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--all", action="store_true",
                           help="every post of the term, past ones too")
     schedule.set_defaults(func=cmd_schedule)
+
+    export = sub.add_parser(
+        "export", help="write a course's gradebook CSV, or one student's data, from the database"
+    )
+    export.add_argument("--config", default=argparse.SUPPRESS,
+                        help="the config file (default: config.yaml)")
+    export.add_argument("--course", required=True, metavar="KEY", help="the course's key")
+    export.add_argument("--lesson", metavar="SLUG", help="only this lesson")
+    export.add_argument("--student", type=_student_id, metavar="ID",
+                        help="everything recorded about this student's replies (their data)")
+    export.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="the CSV file to write, or - for standard output")
+    export.set_defaults(func=cmd_export)
 
     db = sub.add_parser("db", help="manage the database (db upgrade)")
     db.add_argument("action", choices=["upgrade"],

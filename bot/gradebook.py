@@ -10,9 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Mapping
 from dataclasses import fields
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from bot import reports
 from bot.config import CourseSettings
+from storage.engine import create_engine, create_sessionmaker
+from storage.migrate import current_revision, head_revision
 from storage.repository import ReplyRecord, Repository, StudentSummary
 
 
@@ -99,3 +104,54 @@ async def student_data_csv(repo: Repository, course_key: str, user_id: int) -> b
     records: list[ReplyRecord] = await repo.replies_for_student(course_key, user_id)
     rows = [[getattr(r, c) for c in STUDENT_DATA_COLUMNS] for r in records]
     return reports.records_csv(STUDENT_DATA_COLUMNS, rows)
+
+
+class ExportError(Exception):
+    """The database cannot be exported from; the message says what to do."""
+
+
+def check_database_file(url: str) -> None:
+    """Refuse a SQLite URL whose file does not exist (opening it would create an empty one)."""
+    parsed = make_url(url)
+    if (parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:")
+            and not Path(parsed.database).exists()):
+        raise ExportError(f"there is no database at {parsed.database}: check database.url in "
+                          "the config (the bot creates the database when it first runs)")
+
+
+async def export_from_database(
+    url: str,
+    course_key: str,
+    course: CourseSettings,
+    *,
+    lesson: str | None = None,
+    student: int | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[bytes, int]:
+    """``seminar export``: the gradebook CSV (or one student's data) and its number of rows.
+
+    Offline there is no member list, so the course's past repliers stand in for the roster:
+    a lesson's gradebook lists everyone who replied anywhere in the course. Call
+    :func:`check_database_file` first.
+    """
+    shown = make_url(url).render_as_string(hide_password=True)
+    engine = create_engine(url)
+    try:
+        try:
+            revision = await current_revision(engine)
+        except Exception as exc:
+            raise ExportError(f"cannot read the database {shown} ({exc})") from None
+        if revision is None:
+            raise ExportError(f"the database {shown} has no Seminar tables yet: start the bot "
+                              "once, or run `seminar db upgrade`")
+        if revision != head_revision():
+            raise ExportError(f"the database {shown} is from an older version: run "
+                              "`seminar db upgrade` first")
+        repo = Repository(create_sessionmaker(engine))
+        if student is not None:
+            rows = len(await repo.replies_for_student(course_key, student))
+            return await student_data_csv(repo, course_key, student), rows
+        summaries = await course_report(repo, course_key, course, None, lesson=lesson, now=now)
+        return reports.to_csv(summaries, course.grading), len(summaries)
+    finally:
+        await engine.dispose()

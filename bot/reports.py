@@ -572,19 +572,26 @@ def stats_text(
     course_name: str,
     titles: Mapping[str, str] | None = None,
     *,
+    for_teacher: bool = False,
     max_chars: int = MESSAGE_CONTENT_LIMIT,
 ) -> str:
     """``/mystats`` as one message: the student's numbers, rules met, then each lesson.
 
     A student with no reply gets one friendly sentence instead of a table of zeros.
     ``titles`` maps lesson names to titles; lines past ``max_chars`` are summed up at the end.
+    ``for_teacher`` names the student instead of saying "you" (a teacher's one-student report).
     """
     course = escape_for_discord(course_name, max_length=100)
     summary = stats.summary
+    who = f"**{escape_for_discord(summary.display_name)}**"
     if summary.missing:
+        if for_teacher:
+            return f"{who} has not replied in any {course} discussion yet."
         return (f"You have not replied in any {course} discussion yet. Open a question thread "
                 "under the latest lesson and add your thoughts: every reply counts here.")
-    lines = [f"**Your participation in {course}**", " · ".join(_number_parts(summary))]
+    heading = f"**Participation of** {who} **in {course}**" if for_teacher else (
+        f"**Your participation in {course}**")
+    lines = [heading, " · ".join(_number_parts(summary))]
     names = titles or {}
     lesson_lines = []
     for line in stats.lessons:
@@ -624,8 +631,7 @@ def reminder_texts(
     title = escape_for_discord(lesson_title, max_length=100)
     due = ""
     if due_at is not None:
-        due = (f" It is due {discord_timestamp(due_at, 'F')} "
-               f"({discord_timestamp(due_at, 'R')}).")
+        due = f" Due {discord_timestamp(due_at, 'F')} ({discord_timestamp(due_at, 'R')})."
     where = " ".join(f"<#{t}>" for t in thread_ids[:10])
     reply = f" Reply in a question thread: {where}." if where else ""
     tail = (f"— you have not replied to “{title}” yet.{due}{reply} "

@@ -1,0 +1,280 @@
+"""Reminders: ``/remind`` (teachers), the automatic reminder before a lesson is due, and
+``/reminders on|off`` (students).
+
+A reminder is one message in the lesson's first question thread that mentions exactly the
+students (members with the course's student role) who have not replied to that lesson, have
+not turned reminders off, and were not reminded for it before: a mention in a thread notifies
+the student and adds them to the thread, right where their reply belongs. Each student is
+reminded at most once per lesson post, whoever asks (the database keeps who was reminded).
+
+The automatic reminder is a durable timer: one task sleeps until the earliest
+``due_at - hours_before_due`` of the posted lessons in the database and is woken when a
+lesson is posted (the ``seminar_lesson_posted`` event); there is no polling tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import reports
+from bot.cogs.common import course_of, lesson_autocomplete
+from bot.cogs.teacher import lesson_slug, lesson_title, repository_of, roster_of, teacher_command
+from bot.config import CourseSettings
+from bot.errors import UserFacingError
+
+if TYPE_CHECKING:
+    from bot.app import SeminarBot
+    from storage.repository import Post
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = dt.timedelta(minutes=5)  # an automatic reminder that failed is tried again
+HORIZON = dt.timedelta(days=3650)  # how far ahead due times are looked for
+NO_STUDENT_ROLE = (
+    "I don't know who the students are: set `student_role_id` for this course in the config "
+    "(the role every student has), restart me, and /remind will ping those who have not "
+    "replied."
+)
+
+
+@dataclass
+class Outcome:
+    """What a reminder did: who was pinged where, and why the others were not."""
+
+    reminded: list[int] = field(default_factory=list)
+    replied: int = 0
+    opted_out: int = 0
+    reminded_before: int = 0
+    channel_id: int | None = None
+
+
+def reminder_mentions(user_ids: tuple[int, ...]) -> discord.AllowedMentions:
+    """Mentions that ping exactly these users: no roles, no @everyone."""
+    return discord.AllowedMentions(everyone=False, roles=False, replied_user=False,
+                                   users=[discord.Object(u) for u in user_ids])
+
+
+class RemindersCog(commands.Cog):
+    """``/remind``, ``/reminders on|off`` and the automatic reminder timer."""
+
+    reminders = app_commands.Group(
+        name="reminders", description="Turn reminder pings for this course on or off.",
+        guild_only=True)
+
+    def __init__(self, bot: SeminarBot) -> None:
+        self.bot = bot
+        self._wake = asyncio.Event()
+        self._done: set[int] = set()  # posts whose automatic reminder went (this process)
+        self._not_before: dict[int, dt.datetime] = {}  # failed ones wait a little
+        self._timer: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        """Start the automatic reminder timer when some course asks for it."""
+        wanted = False
+        for key, course in self.bot.settings.courses.items():
+            if course.reminders.hours_before_due and course.student_role_id is None:
+                log.warning("Course %s asks for automatic reminders but has no student_role_id: "
+                            "set it so I know whom to remind.", key)
+            wanted = wanted or bool(course.reminders.hours_before_due and course.student_role_id)
+        if wanted and self.bot.repository is not None:
+            self._timer = asyncio.create_task(self._timer_loop(), name="seminar-reminders")
+
+    async def cog_unload(self) -> None:
+        """Stop the timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def remind(self, course_key: str, course: CourseSettings, post: Post,
+                     actor_id: int | None) -> Outcome:
+        """Ping the students who have not replied to ``post`` yet, once; what happened."""
+        repo = repository_of(self.bot)
+        roster = roster_of(self.bot.get_guild(course.guild_id), course)
+        if roster is None:
+            raise UserFacingError(NO_STUDENT_ROLE)
+        replied = {t.author_id for t in await repo.summary(course_key, post_id=post.id)}
+        opted_out = await repo.opted_out(course_key)
+        candidates = reports.students_to_remind(roster, replied, opted_out)
+        outcome = Outcome(replied=len(roster.keys() & replied),
+                          opted_out=len((roster.keys() - replied) & opted_out))
+        # Marked first, sent second: two reminders at once (a teacher's and the timer's)
+        # can never ping a student twice. What could not be sent is released below.
+        fresh = await repo.record_reminders(post.id, candidates)
+        outcome.reminded_before = len(candidates) - len(fresh)
+        if not fresh:
+            return outcome
+        threads = [t.thread_id for t in await repo.threads_for_post(post.id)]
+        channel = await self._channel_for(course, threads)
+        messages = reports.reminder_texts(fresh, lesson_title(self.bot, post.lesson),
+                                          post.due_at, threads)
+        sent: list[int] = []
+        try:
+            for text, user_ids in messages:
+                await channel.send(text, allowed_mentions=reminder_mentions(user_ids))
+                sent.extend(user_ids)
+        finally:
+            if len(sent) < len(fresh):
+                await repo.release_reminders(post.id, set(fresh) - set(sent))
+        outcome.reminded, outcome.channel_id = sent, channel.id
+        await repo.audit(course_key, actor_id, "remind",
+                         f"{post.lesson}: {len(sent)} student(s) reminded")
+        return outcome
+
+    async def _channel_for(
+        self, course: CourseSettings, thread_ids: list[int]
+    ) -> discord.Thread | discord.TextChannel:
+        """The lesson's first question thread, or the class channel if it has none (or is gone)."""
+        for channel_id in [*thread_ids[:1], course.channel_id]:
+            channel = self.bot.get_channel(channel_id)
+            if channel is None:
+                try:
+                    channel = await self.bot.fetch_channel(channel_id)
+                except (discord.NotFound, discord.Forbidden):
+                    continue
+            if isinstance(channel, discord.Thread | discord.TextChannel):
+                return channel
+        raise UserFacingError(f"I can't find the class channel <#{course.channel_id}> any more: "
+                              "check the course's channel_id in the config.")
+
+    # --- /remind -----------------------------------------------------------------------------
+
+    @app_commands.command(name="remind",
+                          description="Ping the students who have not replied yet (teachers).")
+    @app_commands.describe(
+        lesson="The lesson (pick one as you type); leave it out for the latest posted lesson.")
+    @app_commands.autocomplete(lesson=lesson_autocomplete)
+    @app_commands.guild_only()
+    @teacher_command()
+    async def remind_command(
+        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+    ) -> None:
+        """Remind, once, the students of the course who have not replied to the lesson."""
+        key, course = course_of(interaction)
+        slug = lesson_slug(self.bot, lesson)
+        repo = repository_of(self.bot)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        post = await repo.latest_post(key, slug)
+        if post is None:
+            if slug is None:
+                raise UserFacingError("No lesson has been posted in this course yet, so there "
+                                      "is nothing to remind anyone about.")
+            raise UserFacingError(f"“{lesson_title(self.bot, slug)}” has not been posted yet, "
+                                  "so nobody could reply to it.")
+        outcome = await self.remind(key, course, post, interaction.user.id)
+        await interaction.followup.send(self._summary(post, outcome), ephemeral=True)
+
+    def _summary(self, post: Post, outcome: Outcome) -> str:
+        """What the teacher is told after /remind."""
+        title = reports.escape_for_discord(lesson_title(self.bot, post.lesson), max_length=100)
+        others = []
+        if outcome.replied:
+            others.append(f"{outcome.replied} already replied")
+        if outcome.reminded_before:
+            others.append(f"{outcome.reminded_before} were reminded before")
+        if outcome.opted_out:
+            others.append(f"{outcome.opted_out} turned reminders off")
+        rest = f" ({', '.join(others)})" if others else ""
+        if not outcome.reminded:
+            return f"Nobody to remind about “{title}”{rest}."
+        return (f"Reminded {len(outcome.reminded)} student(s) about “{title}” in "
+                f"<#{outcome.channel_id}>{rest}. Each student is reminded once per lesson.")
+
+    # --- /reminders on|off -------------------------------------------------------------------
+
+    @reminders.command(name="off", description="Stop reminder pings for you in this course.")
+    async def reminders_off(self, interaction: discord.Interaction[SeminarBot]) -> None:
+        """Turn the caller's reminders off in this course."""
+        await self._set_opt_out(interaction, True)
+
+    @reminders.command(name="on", description="Get reminder pings in this course again.")
+    async def reminders_on(self, interaction: discord.Interaction[SeminarBot]) -> None:
+        """Turn the caller's reminders back on in this course."""
+        await self._set_opt_out(interaction, False)
+
+    async def _set_opt_out(self, interaction: discord.Interaction[SeminarBot],
+                           opted_out: bool) -> None:
+        key, course = course_of(interaction)
+        await repository_of(self.bot).set_reminder_opt_out(key, interaction.user.id, opted_out)
+        name = reports.escape_for_discord(course.name, max_length=100)
+        text = (f"Done: I won't ping you with reminders in {name}. Use /reminders on to get "
+                "them again." if opted_out else
+                f"Done: I'll remind you in {name} when a lesson is due and you have not "
+                "replied yet. Use /reminders off to stop.")
+        await interaction.response.send_message(text, ephemeral=True)
+
+    # --- the automatic reminder --------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_seminar_lesson_posted(self, post: Post) -> None:
+        """A lesson was posted: its reminder may be the next one, so look again."""
+        self._wake.set()
+
+    async def _pending(self, now: dt.datetime) -> list[tuple[dt.datetime, str, Post]]:
+        """(when to remind, course, post) for each posted lesson not yet due, by time."""
+        repo = repository_of(self.bot)
+        pending = []
+        for key, course in self.bot.settings.courses.items():
+            hours = course.reminders.hours_before_due
+            if not hours or course.student_role_id is None:
+                continue
+            for post in await repo.posts_due_between(now, now + HORIZON, course=key):
+                if post.id in self._done or post.due_at is None:
+                    continue
+                at = post.due_at - dt.timedelta(hours=hours)
+                at = max(at, self._not_before.get(post.id, at))
+                pending.append((at, key, post))
+        return sorted(pending, key=lambda item: (item[0], item[2].id))
+
+    async def run_due_reminders(self, now: dt.datetime) -> dt.datetime | None:
+        """Send the reminders due by ``now``; when the next one is due (None: none left)."""
+        retry_at: dt.datetime | None = None
+        for at, key, post in await self._pending(now):
+            if at > now:
+                return at if retry_at is None else min(at, retry_at)
+            course = self.bot.settings.courses[key]
+            try:
+                outcome = await self.remind(key, course, post, None)
+            except Exception as exc:
+                log.warning("Course %s: the automatic reminder for %s failed (%r); trying again "
+                            "in %s.", key, post.lesson, exc, RETRY_AFTER)
+                retry_at = self._not_before[post.id] = now + RETRY_AFTER
+                continue
+            self._done.add(post.id)
+            self._not_before.pop(post.id, None)
+            log.info("Course %s: automatic reminder for %s pinged %s student(s).", key,
+                     post.lesson, len(outcome.reminded))
+        return retry_at
+
+    async def _timer_loop(self) -> None:
+        """Sleep until the next reminder is due (or a lesson is posted), send, repeat."""
+        await self.bot.wait_until_ready()
+        while True:
+            self._wake.clear()
+            try:
+                next_at = await self.run_due_reminders(discord.utils.utcnow())
+            except Exception:
+                log.exception("Looking for due reminders failed; trying again in %s.",
+                              RETRY_AFTER)
+                next_at = discord.utils.utcnow() + RETRY_AFTER
+            timeout = None
+            if next_at is not None:
+                timeout = max(0.0, (next_at - discord.utils.utcnow()).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+async def setup(bot: SeminarBot) -> None:
+    """Load the cog (called by ``bot.load_extension``)."""
+    await bot.add_cog(RemindersCog(bot))

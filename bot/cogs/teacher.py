@@ -1,0 +1,401 @@
+"""``/participation report|export`` and ``/forget``, and the daily retention purge.
+
+Thin: the numbers come from :mod:`bot.gradebook` (SQL) and are graded and drawn by
+:mod:`bot.reports`. Every answer is ephemeral: a report never shows in the class channel.
+``/participation`` is a group (``report`` and ``export``) because Discord does not let a
+command have both options and subcommands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import io
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import gradebook, render, reports
+from bot.cogs.common import course_of, lesson_autocomplete, teacher_only, unknown_lesson
+from bot.config import CourseSettings
+from bot.errors import UserFacingError
+from bot.lookup import find_lesson
+
+if TYPE_CHECKING:
+    from bot.app import SeminarBot
+    from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PAGES_TIMEOUT = 600.0  # seconds the Previous/Next buttons keep working
+CONFIRM_TIMEOUT = 120.0
+RETENTION_EVERY = dt.timedelta(days=1)
+NOT_YOURS = "These buttons belong to the teacher who asked for this; run the command yourself."
+
+
+def repository_of(bot: SeminarBot) -> Repository:
+    """The bot's repository; every command in this cog needs one."""
+    if bot.repository is None:
+        raise UserFacingError("Reports are not available: this bot runs without a database.")
+    return bot.repository
+
+
+def teacher_command() -> Callable[[T], T]:
+    """:func:`~bot.cogs.common.teacher_only`, typed for mypy (it is declared to return Any)."""
+    return cast("Callable[[T], T]", teacher_only())
+
+
+def roster_of(guild: discord.Guild | None, course: CourseSettings) -> dict[int, str] | None:
+    """The course's students (members with its student role), id -> display name.
+
+    ``None`` when the course has no student role (or the role is gone): nobody is known to be
+    missing then. Read from the member cache, which the members intent keeps complete.
+    """
+    if guild is None or course.student_role_id is None:
+        return None
+    role = guild.get_role(course.student_role_id)
+    if role is None:
+        return None
+    return {m.id: m.display_name for m in role.members if not m.bot}
+
+
+def lesson_slug(bot: SeminarBot, name: str | None) -> str | None:
+    """The slug of the lesson a teacher named, or None for the whole course."""
+    if not name:
+        return None
+    lesson = find_lesson(bot.lessons, name)
+    if lesson is None:
+        raise unknown_lesson(bot.lessons, name)
+    return lesson.slug
+
+
+def lesson_title(bot: SeminarBot, slug: str) -> str:
+    """A lesson's title, or its slug when the lesson file is gone."""
+    lesson = bot.lessons.get(slug)
+    return lesson.title if lesson is not None else slug
+
+
+def report_title(course: CourseSettings, title: str | None,
+                 summaries: list[reports.StudentSummary]) -> str:
+    """The heading of a report: course, lesson, and how many students replied."""
+    replied = sum(1 for s in summaries if not s.missing)
+    what = reports.escape_for_discord(course.name, max_length=100)
+    if title is not None:
+        what += f" · “{reports.escape_for_discord(title, max_length=100)}”"
+    missing = len(summaries) - replied
+    counts = f"{replied} replied" + (f", {missing} not yet" if missing else "")
+    return f"**Participation in {what}** · {counts}"
+
+
+def chart_title(course: CourseSettings, title: str | None, student: str | None) -> str:
+    """What a report's chart shows: per lesson for a course or a student, else per student."""
+    if student is not None:
+        return f"Replies of {student}" + (f": {title}" if title else " per lesson")
+    if title is not None:
+        return f"Replies per student: {title}"
+    return f"Replies per lesson: {course.name}"
+
+
+class PagesView(discord.ui.View):
+    """Previous/Next buttons over report pages, for the teacher who asked only."""
+
+    def __init__(self, owner_id: int, pages: list[str], *, timeout: float = PAGES_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        self.pages = pages
+        self.index = 0
+        self.message: discord.WebhookMessage | None = None
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.previous.disabled = self.index == 0
+        self.next.disabled = self.index >= len(self.pages) - 1
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Only the teacher who ran the report turns its pages."""
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        return False
+
+    async def _show(self, interaction: discord.Interaction[Any], step: int) -> None:
+        self.index = max(0, min(len(self.pages) - 1, self.index + step))
+        self._update_buttons()
+        await interaction.response.edit_message(content=self.pages[self.index], view=self)
+
+    @discord.ui.button(label="Previous", style=discord.ButtonStyle.secondary,
+                       custom_id="seminar:pages:previous")
+    async def previous(self, interaction: discord.Interaction[Any],
+                       _button: discord.ui.Button[PagesView]) -> None:
+        """Show the page before."""
+        await self._show(interaction, -1)
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.primary,
+                       custom_id="seminar:pages:next")
+    async def next(self, interaction: discord.Interaction[Any],
+                   _button: discord.ui.Button[PagesView]) -> None:
+        """Show the page after."""
+        await self._show(interaction, +1)
+
+    async def on_timeout(self) -> None:
+        """Grey the buttons out, so a stale report does not look clickable."""
+        self.previous.disabled = self.next.disabled = True
+        if self.message is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.message.edit(view=self)
+
+
+class ForgetView(discord.ui.View):
+    """Delete / Cancel for ``/forget``: only the teacher who asked can press them."""
+
+    def __init__(self, cog: TeacherCog, owner_id: int, course_key: str,
+                 student: discord.abc.User) -> None:
+        super().__init__(timeout=CONFIRM_TIMEOUT)
+        self.cog = cog
+        self.owner_id = owner_id
+        self.course_key = course_key
+        self.student = student
+        self.asked: discord.Interaction[Any] | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Only the teacher who asked confirms (or cancels) the deletion."""
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        return False
+
+    @discord.ui.button(label="Delete their records", style=discord.ButtonStyle.danger,
+                       custom_id="seminar:forget:confirm")
+    async def confirm(self, interaction: discord.Interaction[Any],
+                      _button: discord.ui.Button[ForgetView]) -> None:
+        """Delete the student's records, log it, and say what was deleted."""
+        self.stop()
+        deleted = await self.cog.forget(self.course_key, self.student.id, interaction.user.id)
+        name = reports.escape_for_discord(self.student.display_name)
+        await interaction.response.edit_message(
+            content=(f"Deleted the records of **{name}** (`{self.student.id}`): "
+                     f"{deleted} repl{'y' if deleted == 1 else 'ies'}, their reminder marks and "
+                     "settings. This was written to the audit log."),
+            view=None)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary,
+                       custom_id="seminar:forget:cancel")
+    async def cancel(self, interaction: discord.Interaction[Any],
+                     _button: discord.ui.Button[ForgetView]) -> None:
+        """Leave everything as it is."""
+        self.stop()
+        await interaction.response.edit_message(content="Cancelled: nothing was deleted.",
+                                                view=None)
+
+    async def on_timeout(self) -> None:
+        """Nothing is deleted without an answer; say so and remove the buttons."""
+        if self.asked is not None:
+            with contextlib.suppress(discord.HTTPException):
+                await self.asked.edit_original_response(
+                    content="No answer within two minutes: nothing was deleted.", view=None)
+
+
+class TeacherCog(commands.Cog):
+    """Participation reports, the gradebook export, forgetting a student, and retention."""
+
+    participation = app_commands.Group(
+        name="participation",
+        description="See who took part in the discussions (teachers).",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: SeminarBot) -> None:
+        self.bot = bot
+        self._retention: asyncio.Task[None] | None = None
+        self.last_purge: dt.datetime | None = None  # when the retention purge last ran
+
+    async def cog_load(self) -> None:
+        """Start the daily retention purge (it waits until the bot is ready)."""
+        if self.bot.repository is not None:
+            self._retention = asyncio.create_task(self._retention_loop(),
+                                                  name="seminar-retention")
+
+    async def cog_unload(self) -> None:
+        """Stop the retention purge."""
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+
+    # --- /participation report ---------------------------------------------------------------
+
+    @participation.command(name="report", description="Replies, words and deadlines per student.")
+    @app_commands.describe(
+        lesson="Only this lesson (pick one as you type); leave it out for the whole course.",
+        student="Only this student, lesson by lesson.",
+        chart="Attach a bar chart of the replies.",
+    )
+    @app_commands.autocomplete(lesson=lesson_autocomplete)
+    @teacher_command()
+    async def report(
+        self,
+        interaction: discord.Interaction[SeminarBot],
+        lesson: str | None = None,
+        student: discord.User | None = None,
+        chart: bool = False,
+    ) -> None:
+        """Show the course's (or a lesson's, or a student's) participation, paged."""
+        key, course = course_of(interaction)
+        slug = lesson_slug(self.bot, lesson)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        repo = repository_of(self.bot)
+        now = discord.utils.utcnow()
+        title = lesson_title(self.bot, slug) if slug else None
+        chart_data: dict[str, int] | list[reports.StudentSummary]
+        if student is not None:
+            pages, chart_data = await self._student_pages(key, course, student, slug, now)
+        else:
+            summaries = await gradebook.course_report(
+                repo, key, course, roster_of(interaction.guild, course), lesson=slug, now=now)
+            pages = reports.table_pages(summaries, title=report_title(course, title, summaries))
+            chart_data = (summaries if slug else
+                          await gradebook.lesson_chart_counts(repo, key))
+        file = None
+        if chart:
+            heading = chart_title(course, title, student.display_name if student else None)
+            # matplotlib takes a moment: draw off the event loop so the bot stays responsive.
+            png = await asyncio.to_thread(reports.chart_png, chart_data, heading)
+            file = discord.File(io.BytesIO(png), filename="participation.png")
+        await self._send_pages(interaction, pages, file)
+
+    async def _student_pages(
+        self, key: str, course: CourseSettings, student: discord.User, slug: str | None,
+        now: dt.datetime,
+    ) -> tuple[list[str], dict[str, int] | list[reports.StudentSummary]]:
+        """One student's report: per lesson over the course, or their line for one lesson."""
+        repo = repository_of(self.bot)
+        if slug is not None:
+            summaries = await gradebook.course_report(
+                repo, key, course, {student.id: student.display_name}, lesson=slug,
+                student=student.id, now=now)
+            title = report_title(course, lesson_title(self.bot, slug), summaries)
+            return reports.table_pages(summaries, title=title), summaries
+        stats = await gradebook.student_stats(repo, key, course, student.id,
+                                              student.display_name, now=now)
+        titles = {slug_: lesson.title for slug_, lesson in self.bot.lessons.items()}
+        text = reports.stats_text(stats, course.name, titles, for_teacher=True)
+        counts = {line.lesson: line.replies for line in stats.lessons}
+        return [text], counts
+
+    async def _send_pages(self, interaction: discord.Interaction[SeminarBot], pages: list[str],
+                          file: discord.File | None) -> None:
+        """The first page (with the chart, if any) and Previous/Next buttons when needed."""
+        kwargs: dict[str, Any] = {"content": pages[0], "ephemeral": True, "wait": True}
+        if file is not None:
+            kwargs["file"] = file
+        view = PagesView(interaction.user.id, pages) if len(pages) > 1 else None
+        if view is not None:
+            kwargs["view"] = view
+        message = await interaction.followup.send(**kwargs)
+        if view is not None:
+            view.message = message
+
+    # --- /participation export ---------------------------------------------------------------
+
+    @participation.command(name="export", description="A gradebook CSV: one row per student.")
+    @app_commands.describe(
+        lesson="Only this lesson (pick one as you type); leave it out for the whole course.")
+    @app_commands.autocomplete(lesson=lesson_autocomplete)
+    @teacher_command()
+    async def export(
+        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+    ) -> None:
+        """Attach the course's (or a lesson's) gradebook CSV."""
+        key, course = course_of(interaction)
+        slug = lesson_slug(self.bot, lesson)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        repo = repository_of(self.bot)
+        summaries = await gradebook.course_report(
+            repo, key, course, roster_of(interaction.guild, course), lesson=slug,
+            now=discord.utils.utcnow())
+        data = reports.to_csv(summaries, course.grading)
+        filename = render.truncate(f"{key}-{slug or 'course'}-participation.csv",
+                                   render.ATTACHMENT_NAME_LIMIT)
+        what = f"“{lesson_title(self.bot, slug)}”" if slug else "the whole course"
+        # Logged before it is sent: an export that reached the teacher is always in the log.
+        await repo.audit(key, interaction.user.id, "export",
+                         f"participation CSV of {slug or 'the course'}: {len(summaries)} rows")
+        await interaction.followup.send(
+            f"Gradebook for {reports.escape_for_discord(what, max_length=120)}: "
+            f"{len(summaries)} student(s), one row each. When you import it into a "
+            "spreadsheet, set the user_id column to Text so the long ids stay exact.",
+            file=discord.File(io.BytesIO(data), filename=filename), ephemeral=True)
+
+    # --- /forget -----------------------------------------------------------------------------
+
+    @app_commands.command(name="forget", description="Delete one student's records (teachers).")
+    @app_commands.describe(student="The student whose participation records to delete.")
+    @app_commands.guild_only()
+    @teacher_command()
+    async def forget_command(
+        self, interaction: discord.Interaction[SeminarBot], student: discord.User
+    ) -> None:
+        """Ask the teacher to confirm, then delete the student's records in this course."""
+        key, course = course_of(interaction)
+        repository_of(self.bot)
+        view = ForgetView(self, interaction.user.id, key, student)
+        name = reports.escape_for_discord(student.display_name)
+        await interaction.response.send_message(
+            f"Delete every record of **{name}** (`{student.id}`) in "
+            f"{reports.escape_for_discord(course.name, max_length=100)}? Their replies are "
+            "erased from the reports and exports, with their reminder settings. Their messages "
+            "in Discord stay. This cannot be undone.",
+            view=view, ephemeral=True)
+        view.asked = interaction
+
+    async def forget(self, course_key: str, user_id: int, actor_id: int) -> int:
+        """Delete a student's records and write it to the audit log; replies deleted."""
+        repo = repository_of(self.bot)
+        deleted = await repo.delete_student(course_key, user_id)
+        await repo.audit(course_key, actor_id, "forget",
+                         f"student {user_id}: {deleted} replies deleted")
+        log.info("Course %s: teacher %s deleted the records of student %s (%s replies).",
+                 course_key, actor_id, user_id, deleted)
+        return deleted
+
+    # --- retention ---------------------------------------------------------------------------
+
+    async def purge_expired(self, now: dt.datetime | None = None) -> dict[str, int]:
+        """Delete replies older than each course's ``retention_days``; how many, per course."""
+        repo = repository_of(self.bot)
+        now = now or discord.utils.utcnow()
+        purged: dict[str, int] = {}
+        for key, course in self.bot.settings.courses.items():
+            cutoff = now - dt.timedelta(days=course.retention_days)
+            deleted = await repo.purge_older_than(key, cutoff)
+            purged[key] = deleted
+            if deleted:
+                await repo.audit(key, None, "purge",
+                                 f"{deleted} replies older than {course.retention_days} days "
+                                 f"(before {cutoff:%Y-%m-%d %H:%M} UTC) deleted")
+                log.info("Course %s: purged %s replies older than %s days.", key, deleted,
+                         course.retention_days)
+        return purged
+
+    async def _retention_loop(self) -> None:
+        """Purge once the bot is ready, then once a day (purging is idempotent)."""
+        await self.bot.wait_until_ready()
+        while True:
+            try:
+                await self.purge_expired()
+                self.last_purge = discord.utils.utcnow()
+            except Exception:
+                log.exception("The daily retention purge failed; it runs again tomorrow.")
+            await asyncio.sleep(RETENTION_EVERY.total_seconds())
+
+
+async def setup(bot: SeminarBot) -> None:
+    """Load the cog (called by ``bot.load_extension``)."""
+    await bot.add_cog(TeacherCog(bot))
