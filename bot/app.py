@@ -38,7 +38,13 @@ DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 DEVELOPER_PORTAL = "https://discord.com/developers/applications"
 
 # The cogs the bot loads, in order. Adding a cog is adding its module here.
-EXTENSIONS: tuple[str, ...] = ("bot.cogs.lessons", "bot.cogs.posting")
+EXTENSIONS: tuple[str, ...] = (
+    "bot.cogs.lessons",
+    "bot.cogs.posting",
+    "bot.cogs.teacher",
+    "bot.cogs.students",
+    "bot.cogs.reminders",
+)
 
 # Permissions the bot needs in a class channel, named the way Discord's settings name them.
 NEEDED_PERMISSIONS: dict[str, str] = {
