@@ -314,6 +314,7 @@ class PostingCog(commands.Cog, name="Posting"):
                         notes: dict[str, list[str]]) -> list[dt.datetime]:
         """Post (or skip) a course's occurrences due by ``now``; when its next one is due."""
         repo = self.repository
+        wakes: list[dt.datetime] = []
         start = now - posting.lookback(course.catch_up)
         for occurrence in calendar.due_between(key, course, start, now):
             if await repo.find_post(*occurrence.key) is not None:
@@ -325,12 +326,18 @@ class PostingCog(commands.Cog, name="Posting"):
             post_id = await repo.claim_post(key, occurrence.lesson, occurrence.post_at,
                                             occurrence.due_at, self.claimant, now=now)
             if post_id is None:
-                continue  # another process won it; its claim is watched from now on
+                # Another process won it: take it over should that process die mid-post.
+                other = await repo.find_post(*occurrence.key)
+                if other is not None and other.status == "claimed":
+                    wakes.append(other.claimed_at + self.stale_after)
+                continue
             post = await repo.get_post(post_id)
             if post is not None:
                 await self.complete(post, notes=notes[key])
         upcoming = calendar.next_due(key, course, now)
-        return [upcoming.post_at] if upcoming is not None else []
+        if upcoming is not None:
+            wakes.append(upcoming.post_at)
+        return wakes
 
     async def _skip_missed(self, occurrence: calendar.Occurrence, reason: str,
                            notes: list[str]) -> None:
@@ -435,14 +442,18 @@ class PostingCog(commands.Cog, name="Posting"):
     async def _class_channel(self, post: Post, course: CourseSettings,
                              lesson: Lesson) -> ClassChannel:
         """The course's class channel, checked for what would fail silently."""
+        async def fetch(_attempt: int) -> Any:
+            try:
+                return await self.bot.fetch_channel(course.channel_id)
+            except (discord.NotFound, discord.Forbidden):
+                return None
+
         found: Any = self.bot.get_channel(course.channel_id)
         if found is None:
-            try:
-                found = await self._call(lambda _: self.bot.fetch_channel(course.channel_id),
-                                         None, (), lesson.slug)
-            except PostRefused:
-                raise PostRefused(posting.unknown_channel_sentence(
-                    course.channel_id, post.course, lesson.slug)) from None
+            found = await self._call(fetch, None, (), lesson.slug)
+        if found is None:
+            raise PostRefused(posting.unknown_channel_sentence(course.channel_id, post.course,
+                                                               lesson.slug))
         if not isinstance(found, discord.TextChannel | discord.ForumChannel):
             kind = str(getattr(found, "type", "channel")).replace("_", " ")
             raise PostRefused(posting.wrong_channel_sentence(course.channel_id, kind,

@@ -552,3 +552,21 @@ async def test_a_refused_thread_fails_the_post_and_the_teacher_gets_a_dm(
                            f"Once that is fixed, use `/schedule post {SEED}` to post it.")
     (dm,) = emulator.dms(room.teacher_id)
     assert dm["content"] == f"I could not post “{SEED_TITLE}”. {post.reason}"
+
+
+async def test_a_class_channel_that_does_not_exist_is_named_to_the_teacher(
+    emulator: DiscordEmulator, room: Room, tmp_path: Path, start_bot: StartBot
+) -> None:
+    missing = 1234567890123456789
+    settings = config(emulator, tmp_path, {COURSE: course(
+        room, [entry({"seconds": 2})], channel_id=missing)})
+    async with start_bot(settings) as bot:
+        (post,) = await settled(repo_of(bot))
+        await emulator.wait_for(lambda: emulator.messages(room.teacher_channel_id))
+    assert post.status == "failed"
+    (told,) = emulator.messages(room.teacher_channel_id)
+    assert told["content"] == (
+        f"I could not post “{SEED_TITLE}”. The class channel <#{missing}> (id {missing}) does "
+        f"not exist or I cannot see it. Check channel_id of course '{COURSE}' in the config "
+        f"and the channel's permissions. Once that is fixed, use `/schedule post {SEED}` to "
+        "post it.")
