@@ -21,6 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import gradebook, render, reports
+from bot.app import APOLOGY, send_ephemeral
 from bot.cogs.common import course_of, lesson_autocomplete, teacher_only, unknown_lesson
 from bot.config import CourseSettings
 from bot.errors import UserFacingError
@@ -102,12 +103,33 @@ def chart_title(course: CourseSettings, title: str | None, student: str | None) 
     return f"Replies per lesson: {course.name}"
 
 
-class PagesView(discord.ui.View):
+class OwnedView(discord.ui.View):
+    """Buttons only the member who ran the command may press; failures become a sentence."""
+
+    def __init__(self, owner_id: int, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """Let the owner through; tell anyone else the buttons are not theirs."""
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        return False
+
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception,
+                       item: discord.ui.Item[Any], /) -> None:
+        """Log a failed button with context; the teacher gets the usual short apology."""
+        log.error("Button %s of %s failed (user %s)", getattr(item, "custom_id", "?"),
+                  type(self).__name__, interaction.user.id, exc_info=error)
+        await send_ephemeral(interaction, APOLOGY)
+
+
+class PagesView(OwnedView):
     """Previous/Next buttons over report pages, for the teacher who asked only."""
 
     def __init__(self, owner_id: int, pages: list[str], *, timeout: float = PAGES_TIMEOUT) -> None:
-        super().__init__(timeout=timeout)
-        self.owner_id = owner_id
+        super().__init__(owner_id, timeout=timeout)
         self.pages = pages
         self.index = 0
         self.message: discord.WebhookMessage | None = None
@@ -116,13 +138,6 @@ class PagesView(discord.ui.View):
     def _update_buttons(self) -> None:
         self.previous.disabled = self.index == 0
         self.next.disabled = self.index >= len(self.pages) - 1
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Only the teacher who ran the report turns its pages."""
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
-        return False
 
     async def _show(self, interaction: discord.Interaction[Any], step: int) -> None:
         self.index = max(0, min(len(self.pages) - 1, self.index + step))
@@ -151,24 +166,16 @@ class PagesView(discord.ui.View):
                 await self.message.edit(view=self)
 
 
-class ForgetView(discord.ui.View):
+class ForgetView(OwnedView):
     """Delete / Cancel for ``/forget``: only the teacher who asked can press them."""
 
     def __init__(self, cog: TeacherCog, owner_id: int, course_key: str,
                  student: discord.abc.User) -> None:
-        super().__init__(timeout=CONFIRM_TIMEOUT)
+        super().__init__(owner_id, timeout=CONFIRM_TIMEOUT)
         self.cog = cog
-        self.owner_id = owner_id
         self.course_key = course_key
         self.student = student
         self.asked: discord.Interaction[Any] | None = None
-
-    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
-        """Only the teacher who asked confirms (or cancels) the deletion."""
-        if interaction.user.id == self.owner_id:
-            return True
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
-        return False
 
     @discord.ui.button(label="Delete their records", style=discord.ButtonStyle.danger,
                        custom_id="seminar:forget:confirm")

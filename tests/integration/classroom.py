@@ -6,11 +6,13 @@ created in the emulator), so these tests do not depend on the posting and partic
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import discord
 import yaml
@@ -20,6 +22,7 @@ from storage.repository import NewReply, Post, Repository
 from tests.emulator import DiscordEmulator
 from tests.integration.conftest import COURSE, PROMPTS, SEED
 
+T = TypeVar("T")
 NOT_TEACHER = "Only the course's teachers can use this command."
 TEACHER_COMMANDS = ("participation", "remind", "forget")
 _message_ids = itertools.count(1)
@@ -177,6 +180,17 @@ def reply(
         reply_to_author_id=to,
         late=late,
     )
+
+
+async def until(check: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
+    """Poll an async check (a database query) until it gives something truthy; that value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (value := await check()):
+        if loop.time() > deadline:
+            raise AssertionError(f"{check.__name__} did not hold within {seconds} s")
+        await asyncio.sleep(0.02)
+    return value
 
 
 def buttons(message: Any) -> dict[str, dict[str, Any]]:

@@ -37,6 +37,7 @@ from tests.integration.classroom import (
     post_lesson,
     reply,
     two_lessons,
+    until,
 )
 from tests.integration.conftest import COURSE, SEED, StartBot
 
@@ -461,7 +462,13 @@ async def test_automatic_reminder_before_the_due_time(
         bot.dispatch("seminar_lesson_posted", later)
         cog: Any = bot.get_cog("RemindersCog")
         assert await cog.run_due_reminders(now()) == t + 7 * DAY - 2 * HOUR
-        audit = await bot.repository.list_audit(COURSE, action="remind")
+        repo = bot.repository
+
+        async def both_logged() -> list[Any]:
+            found = await repo.list_audit(COURSE, action="remind")
+            return found if len(found) == 2 else []
+
+        audit = await until(both_logged)  # written just after each reminder is sent
     assert len(reminder_calls(emulator, q[0])) == 1  # never twice
     assert {(e.actor_id, e.detail) for e in audit} == {
         (None, f"{SEED}: 4 student(s) reminded"), (None, f"{SECOND}: 5 student(s) reminded")}
