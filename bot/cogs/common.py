@@ -6,7 +6,8 @@ One place for each rule: which channel belongs to which course, who counts as a 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
@@ -91,7 +92,7 @@ def is_teacher(member: discord.Member, course: CourseSettings) -> bool:
     )
 
 
-def teacher_only() -> Any:
+def teacher_only() -> Callable[[T], T]:
     """A check for teacher commands, which also hides them from members without Manage Server.
 
     The default permissions are only a first filter: a server admin may change them, so the
@@ -106,8 +107,8 @@ def teacher_only() -> Any:
         return True
 
     def decorator(func: T) -> T:
-        func = app_commands.check(predicate)(func)
-        return app_commands.default_permissions(manage_guild=True)(func)
+        checked = app_commands.check(predicate)(func)
+        return app_commands.default_permissions(manage_guild=True)(checked)
 
     return decorator
 

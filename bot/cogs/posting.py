@@ -22,7 +22,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import aiohttp
 import discord
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# teacher_only() is declared to return Any; this is the decorator it really is.
-_teacher_only = cast("Callable[[T], T]", teacher_only())
 ClassChannel = discord.TextChannel | discord.ForumChannel
 Place = discord.abc.GuildChannel | discord.Thread
 
@@ -801,7 +799,7 @@ class PostingCog(commands.Cog, name="Posting"):
     # --- /schedule ----------------------------------------------------------------------------
 
     @schedule.command(name="list", description="Upcoming and recent lesson posts, with status.")
-    @_teacher_only
+    @teacher_only()
     async def schedule_list(self, interaction: discord.Interaction[SeminarBot]) -> None:
         """Show the course's upcoming posts and its recent posts with their status."""
         key, course = course_of(interaction)
@@ -834,7 +832,7 @@ class PostingCog(commands.Cog, name="Posting"):
     @schedule.command(name="post", description="Post a lesson in the class channel now.")
     @app_commands.describe(lesson="The lesson to post now (pick one as you type).")
     @app_commands.autocomplete(lesson=lesson_autocomplete)
-    @_teacher_only
+    @teacher_only()
     async def schedule_post(self, interaction: discord.Interaction[SeminarBot],
                             lesson: str) -> None:
         """Post a lesson now, with its threads, and answer with a link to it."""
@@ -870,7 +868,7 @@ class PostingCog(commands.Cog, name="Posting"):
     @schedule.command(name="skip", description="Skip a lesson's next scheduled post.")
     @app_commands.describe(lesson="The lesson whose next post to skip (pick one as you type).")
     @app_commands.autocomplete(lesson=lesson_autocomplete)
-    @_teacher_only
+    @teacher_only()
     async def schedule_skip(self, interaction: discord.Interaction[SeminarBot],
                             lesson: str) -> None:
         """Mark a lesson's next scheduled post as skipped, so it is not posted."""

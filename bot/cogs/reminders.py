@@ -26,8 +26,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import reports
-from bot.cogs.common import course_of, lesson_autocomplete
-from bot.cogs.teacher import lesson_slug, lesson_title, repository_of, roster_of, teacher_command
+from bot.cogs.common import course_of, lesson_autocomplete, teacher_only
+from bot.cogs.teacher import lesson_slug, lesson_title, repository_of, roster_of
 from bot.config import CourseSettings
 from bot.errors import UserFacingError
 
@@ -156,7 +156,7 @@ class RemindersCog(commands.Cog):
         lesson="The lesson (pick one as you type); leave it out for the latest posted lesson.")
     @app_commands.autocomplete(lesson=lesson_autocomplete)
     @app_commands.guild_only()
-    @teacher_command()
+    @teacher_only()
     async def remind_command(
         self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
     ) -> None:

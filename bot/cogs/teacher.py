@@ -13,8 +13,7 @@ import contextlib
 import datetime as dt
 import io
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from storage.repository import Repository
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 PAGES_TIMEOUT = 600.0  # seconds the Previous/Next buttons keep working
 CONFIRM_TIMEOUT = 120.0
@@ -45,11 +43,6 @@ def repository_of(bot: SeminarBot) -> Repository:
     if bot.repository is None:
         raise UserFacingError("Reports are not available: this bot runs without a database.")
     return bot.repository
-
-
-def teacher_command() -> Callable[[T], T]:
-    """:func:`~bot.cogs.common.teacher_only`, typed for mypy (it is declared to return Any)."""
-    return cast("Callable[[T], T]", teacher_only())
 
 
 def roster_of(guild: discord.Guild | None, course: CourseSettings) -> dict[int, str] | None:
@@ -245,7 +238,7 @@ class TeacherCog(commands.Cog):
         chart="Attach a bar chart of the replies.",
     )
     @app_commands.autocomplete(lesson=lesson_autocomplete)
-    @teacher_command()
+    @teacher_only()
     async def report(
         self,
         interaction: discord.Interaction[SeminarBot],
@@ -315,7 +308,7 @@ class TeacherCog(commands.Cog):
     @app_commands.describe(
         lesson="Only this lesson (pick one as you type); leave it out for the whole course.")
     @app_commands.autocomplete(lesson=lesson_autocomplete)
-    @teacher_command()
+    @teacher_only()
     async def export(
         self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
     ) -> None:
@@ -345,7 +338,7 @@ class TeacherCog(commands.Cog):
     @app_commands.command(name="forget", description="Delete one student's records (teachers).")
     @app_commands.describe(student="The student whose participation records to delete.")
     @app_commands.guild_only()
-    @teacher_command()
+    @teacher_only()
     async def forget_command(
         self, interaction: discord.Interaction[SeminarBot], student: discord.User
     ) -> None:
