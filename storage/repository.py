@@ -8,15 +8,26 @@ let exactly one writer win without locks held across awaits.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, cast, get_args
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from storage.models import (
     AuditEntry,
@@ -250,6 +261,98 @@ def _reply(row: Reply) -> ReplyRecord:
 
 
 REPLY_COLUMNS = [Reply.__table__.c[f.name] for f in fields(ReplyRecord)]
+REPLIES = Reply.__table__
+
+
+@functools.cache
+def _summary_statement(filters: frozenset[str], seek_edges: bool) -> Select[*tuple[Any, ...]]:
+    """The summary query for one set of filters, built once; values are bound at execution.
+
+    ``filters`` names the bound parameters: always ``course`` and ``min_words``; ``lesson``,
+    ``post_id``, ``author_id`` and ``until`` when the summary is narrowed by them. With
+    ``seek_edges`` (a whole course), each student's first and last reply are found by a seek.
+    """
+    r = REPLIES.c
+    conditions: list[ColumnElement[bool]] = [
+        r.course == bindparam("course"),
+        r.deleted_at.is_(None),
+    ]
+    if "lesson" in filters:
+        conditions.append(r.lesson == bindparam("lesson"))
+    if "post_id" in filters:
+        conditions.append(r.post_id == bindparam("post_id"))
+    if "author_id" in filters:
+        conditions.append(r.author_id == bindparam("author_id"))
+    if "until" in filters:
+        conditions.append(r.created_at < bindparam("until"))
+    # A reply to nobody has reply_to_author_id NULL, and NULL <> x is not true: not a peer.
+    peer = r.reply_to_author_id != r.author_id
+    substantive = r.word_count >= bindparam("min_words")
+    counts: list[Any] = [
+        r.author_id.label("author_id"),
+        func.count().label("replies"),
+        func.count().filter(substantive).label("substantive"),
+        func.sum(r.word_count).label("words"),
+        func.sum(r.char_count).label("characters"),
+        func.count(r.thread_id.distinct()).label("questions"),
+        func.count(r.post_id.distinct()).label("lessons"),
+        func.count().filter(peer).label("peer"),
+        func.count().filter(r.late).label("late"),
+        func.count().filter(and_(peer, substantive)).label("substantive_peer"),
+    ]
+    # Discord ids grow with time: a student's smallest id is their first reply and the largest
+    # their latest.
+    if not seek_edges:
+        counts += [
+            func.min(r.message_id).label("first_id"),
+            func.max(r.message_id).label("last_id"),
+        ]
+    totals = select(*counts).where(*conditions).group_by(r.author_id).subquery("totals")
+    if seek_edges:
+        totals = select(
+            totals,
+            _edge_reply(func.min, totals.c.author_id).label("first_id"),
+            _edge_reply(func.max, totals.c.author_id).label("last_id"),
+        ).subquery("totals_and_edges")
+    first = REPLIES.alias("first_reply")
+    last = REPLIES.alias("last_reply")
+    t = totals.c
+    # StudentSummary's fields in order, as Core columns (not ORM attributes): rows come back
+    # as plain tuples, without the ORM's per-row work.
+    fields_in_order = [
+        t.author_id,
+        last.c.author_name,
+        t.replies,
+        t.substantive,
+        t.words,
+        t.characters,
+        t.questions,
+        t.lessons,
+        t.peer,
+        t.late,
+        first.c.created_at,
+        last.c.created_at,
+        t.substantive_peer,
+    ]
+    return (
+        select(*fields_in_order)
+        .join_from(totals, first, first.c.message_id == t.first_id)
+        .join(last, last.c.message_id == t.last_id)
+        .order_by(t.author_id)
+    )
+
+
+def _edge_reply(edge: Any, author_id: ColumnElement[int]) -> ScalarSelect[int]:
+    """A student's first or last counted reply id in the course: one seek on SQLite.
+
+    ``edge`` is ``func.min`` (first) or ``func.max`` (last).
+    """
+    r = REPLIES.c
+    return (
+        select(edge(r.message_id))
+        .where(r.course == bindparam("course"), r.author_id == author_id, r.deleted_at.is_(None))
+        .scalar_subquery()
+    )
 
 
 def _audit(row: AuditEntry) -> AuditRecord:
@@ -836,76 +939,24 @@ class Repository:
         checkpoints); ``substantive_replies`` counts replies of at least ``min_words`` words.
         Students with no reply are absent: the caller knows the class list.
         """
-        conditions: list[ColumnElement[bool]] = [
-            Reply.course == course,
-            Reply.deleted_at.is_(None),
-        ]
-        if lesson is not None:
-            conditions.append(Reply.lesson == lesson)
-        if post_id is not None:
-            conditions.append(Reply.post_id == post_id)
-        if author_id is not None:
-            conditions.append(Reply.author_id == author_id)
-        if until is not None:
-            conditions.append(Reply.created_at < until)
-        peer = and_(
-            Reply.reply_to_author_id.is_not(None), Reply.reply_to_author_id != Reply.author_id
-        )
-        substantive = Reply.word_count >= min_words
-        totals = (
-            select(
-                Reply.author_id.label("author_id"),
-                func.count().label("replies"),
-                func.sum(case((substantive, 1), else_=0)).label("substantive"),
-                func.sum(Reply.word_count).label("words"),
-                func.sum(Reply.char_count).label("characters"),
-                func.count(Reply.thread_id.distinct()).label("questions"),
-                func.count(Reply.post_id.distinct()).label("lessons"),
-                func.sum(case((peer, 1), else_=0)).label("peer"),
-                func.sum(case((and_(peer, substantive), 1), else_=0)).label("substantive_peer"),
-                func.sum(case((Reply.late.is_(True), 1), else_=0)).label("late"),
-                # Discord ids grow with time: the smallest id is the first reply and the
-                # largest the latest, found without comparing timestamps row by row.
-                func.min(Reply.message_id).label("first_id"),
-                func.max(Reply.message_id).label("last_id"),
-            )
-            .where(*conditions)
-            .group_by(Reply.author_id)
-            .subquery()
-        )
-        first = aliased(Reply, name="first_reply")
-        last = aliased(Reply, name="last_reply")
-        stmt = (
-            select(
-                totals,
-                first.created_at.label("first_at"),
-                last.created_at.label("last_at"),
-                last.author_name,
-            )
-            .join(first, first.message_id == totals.c.first_id)
-            .join(last, last.message_id == totals.c.last_id)
-            .order_by(totals.c.author_id)
-        )
+        params: dict[str, Any] = {"course": course, "min_words": min_words}
+        for name, value in (
+            ("lesson", lesson),
+            ("post_id", post_id),
+            ("author_id", author_id),
+            ("until", until),
+        ):
+            if value is not None:
+                params[name] = value
+        # On SQLite, comparing every row's id costs more than the rest of the count: over a
+        # whole course, two seeks per student (ix_replies_course_author_message) find the first
+        # and last reply instead. A lesson, a post or a cut-off time would spoil the seek, and
+        # PostgreSQL runs min() and max() cheaper than 2 subqueries a student.
+        whole_course = lesson is None and post_id is None and until is None
+        seek_edges = whole_course and self._dialect == "sqlite"
+        stmt = _summary_statement(frozenset(params), seek_edges)
         async with self._sessions() as session:
-            rows = (await session.execute(stmt)).all()
-        return [
-            StudentSummary(
-                author_id=row.author_id,
-                author_name=row.author_name,
-                replies=int(row.replies),
-                substantive_replies=int(row.substantive),
-                words=int(row.words),
-                characters=int(row.characters),
-                questions_answered=int(row.questions),
-                lessons=int(row.lessons),
-                peer_replies=int(row.peer),
-                late_replies=int(row.late),
-                first_reply_at=row.first_at,
-                last_reply_at=row.last_at,
-                substantive_peer_replies=int(row.substantive_peer),
-            )
-            for row in rows
-        ]
+            return [StudentSummary(*row) for row in await session.execute(stmt, params)]
 
     async def lesson_totals(
         self, course: str, *, author_id: int | None = None
