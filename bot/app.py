@@ -41,6 +41,7 @@ DEVELOPER_PORTAL = "https://discord.com/developers/applications"
 EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.lessons",
     "bot.cogs.posting",
+    "bot.cogs.participation",
     "bot.cogs.teacher",
     "bot.cogs.students",
     "bot.cogs.reminders",

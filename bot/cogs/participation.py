@@ -1,0 +1,476 @@
+"""Participation: every student reply in a lesson thread becomes one record, whatever happens.
+
+Thin: what a reply counts for is :mod:`bot.participation`; storage is the repository. This
+cog receives Discord's events and turns them into plain values:
+
+- ``on_message`` in a lesson thread (a dict lookup; anything else returns at once) queues a
+  reply in a :class:`~bot.participation.ReplyBuffer`; a writer task writes batches, one
+  transaction each, so a burst does not cost a commit per message.
+- Raw edit and delete events update the reply (waiting in the buffer or recorded); a deleted
+  reply is marked, not erased.
+- Backfill, at every READY and RESUMED, reads each thread's history after its cursor through
+  REST and records what the live listener missed. Only backfill moves cursors, and only over
+  history it read: the live listener may have missed earlier messages.
+
+A crash between batches loses the replies waiting in the buffer, but not for long: they are
+in Discord's history after the thread's cursor, where the next backfill finds them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Final
+
+import discord
+from discord.ext import commands
+
+from bot.participation import (
+    Batch,
+    Edit,
+    Person,
+    ReplyBuffer,
+    UnmatchedChanges,
+    count_characters,
+    count_words,
+    discussion_closes_at,
+    is_late,
+    peer_of,
+    still_read,
+)
+from storage.repository import NewReply, Repository, ThreadInfo
+
+if TYPE_CHECKING:
+    from bot.app import SeminarBot
+    from bot.config import CourseSettings
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE: Final = 100
+BATCH_DELAY: Final = 0.5  # seconds a reply may wait before its batch is written
+MAX_WAITING: Final = 20_000  # past this (database down), replies are left to backfill
+HISTORY_PAGE: Final = 100  # Discord's page size: one transaction per page read
+RETRY_DELAYS: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
+# How far back lesson posts are looked up: no lesson stays open for discussion a year.
+LOOKBACK: Final = dt.timedelta(days=366)
+
+COUNTED_TYPES: Final = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LessonThread:
+    """A lesson thread the bot reads, with what each reply in it needs."""
+
+    info: ThreadInfo
+    guild_id: int
+    store_text: bool
+    closes_at: dt.datetime
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ParticipationCog(commands.Cog):
+    """Records student replies in lesson threads: live, batched, and backfilled from history."""
+
+    def __init__(self, bot: SeminarBot, repository: Repository) -> None:
+        self.bot = bot
+        self.repository = repository
+        self.threads: dict[int, LessonThread] = {}
+        self.buffer: ReplyBuffer[NewReply] = ReplyBuffer(max_size=BATCH_SIZE,
+                                                         max_delay=BATCH_DELAY)
+        self.unmatched = UnmatchedChanges()
+        self._loop = asyncio.get_running_loop()
+        self._write_lock = asyncio.Lock()
+        self._waiting = asyncio.Event()  # the buffer holds replies
+        self._full = asyncio.Event()  # the buffer holds a whole batch
+        self._closing = False
+        self._dropped = False
+        self._writer: asyncio.Task[None] | None = None
+        self._backfill_task: asyncio.Task[None] | None = None
+        self._backfill_all = False
+        self._backfill_threads: set[int] = set()
+        self.backfill_runs = 0
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    async def cog_load(self) -> None:
+        """Load the lesson threads and start the writer (backfill waits for READY)."""
+        await self.reload_threads()
+        self._writer = asyncio.create_task(self._write_loop(), name="participation-writer")
+
+    async def cog_unload(self) -> None:
+        """Stop reading, then write every reply still waiting (before storage closes)."""
+        self._closing = True
+        if self._backfill_task is not None:
+            self._backfill_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._backfill_task
+        self._waiting.set()
+        self._full.set()
+        if self._writer is not None:
+            await self._writer
+        if self.buffer:
+            log.error("Shutting down with %d replies not written (the database refused "
+                      "them); the next start reads them back from Discord.", len(self.buffer))
+
+    # --- the thread map -------------------------------------------------------------------
+
+    def lesson_thread(self, info: ThreadInfo) -> LessonThread | None:
+        """What the listener keeps about a thread, or None if its course is not configured."""
+        course: CourseSettings | None = self.bot.settings.courses.get(info.course)
+        if course is None:
+            return None
+        return LessonThread(info, course.guild_id, course.store_text,
+                            discussion_closes_at(info.scheduled_at, info.due_at))
+
+    async def reload_threads(self) -> list[LessonThread]:
+        """Refresh the in-memory map from the database; the threads still read, by post time."""
+        now = _utcnow()
+        infos = await self.repository.open_threads(posted_since=now - LOOKBACK,
+                                                   include_locked=True)
+        loaded = [t for t in map(self.lesson_thread, infos)
+                  if t is not None and still_read(t.closes_at, now)]
+        # Merge, not replace: a thread announced while the query ran must stay.
+        merged = {tid: t for tid, t in self.threads.items() if still_read(t.closes_at, now)}
+        merged.update((t.info.thread_id, t) for t in loaded)
+        self.threads = merged
+        return loaded
+
+    @commands.Cog.listener()
+    async def on_seminar_thread_opened(self, info: ThreadInfo) -> None:
+        """A question thread was just opened: read it from now on (and what came before)."""
+        thread = self.lesson_thread(info)
+        if thread is None or self._closing:
+            return
+        self.threads[info.thread_id] = thread
+        # A student may have answered between the thread's creation and this event.
+        self.request_backfill([info.thread_id])
+
+    # --- live replies ---------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """Queue a student's message in a lesson thread as a reply; ignore everything else."""
+        thread = self.threads.get(message.channel.id)
+        if thread is None:
+            return
+        reply = await self.reply_from(message, thread)
+        if reply is None:
+            return
+        if len(self.buffer) >= MAX_WAITING:
+            # The database has been refusing writes: leave this one to backfill.
+            self._dropped = True
+            return
+        if self.buffer.add(reply.message_id, reply, self._loop.time()):
+            self._waiting.set()
+            if self.buffer.full:
+                self._full.set()
+
+    async def reply_from(
+        self, message: discord.Message, thread: LessonThread,
+        earlier: Mapping[int, discord.Message] | None = None,
+    ) -> NewReply | None:
+        """The reply record of a message, or None if it does not count as a reply.
+
+        ``earlier``: messages read in the same history page, to find a replied-to author.
+        """
+        author = message.author
+        if (author.bot or message.webhook_id is not None or message.type not in COUNTED_TYPES
+                or message.id == thread.info.thread_id):
+            return None
+        created_at = message.created_at
+        if created_at >= thread.closes_at:
+            return None
+        content = message.content
+        reply_to_message_id, replied_to = None, None
+        if message.reference is not None:
+            reply_to_message_id, replied_to = await self._replied_to(message, earlier)
+        mentioned = [Person(u.id, u.bot) for u in message.mentions] if message.mentions else ()
+        info = thread.info
+        return NewReply(
+            message_id=message.id,
+            thread_id=info.thread_id,
+            post_id=info.post_id,
+            question_index=info.question_index,
+            course=info.course,
+            lesson=info.lesson,
+            guild_id=thread.guild_id,
+            author_id=author.id,
+            author_name=author.display_name,
+            created_at=created_at,
+            word_count=count_words(content),
+            char_count=count_characters(content),
+            reply_to_message_id=reply_to_message_id,
+            reply_to_author_id=peer_of(author.id, replied_to, mentioned),
+            late=is_late(created_at, info.due_at),
+            text=content if thread.store_text else None,
+            edited_at=message.edited_at,
+        )
+
+    async def _replied_to(
+        self, message: discord.Message, earlier: Mapping[int, discord.Message] | None
+    ) -> tuple[int | None, Person | None]:
+        """The id of the message a reply answers, and its author when it can be found.
+
+        Looked up in the event itself, the client's cache, the batch being read, the
+        buffer, then the database (which holds only members' replies, never bots').
+        """
+        reference = message.reference
+        if (reference is None or reference.message_id is None
+                or reference.type is not discord.MessageReferenceType.reply):
+            return None, None
+        target_id = reference.message_id
+        target = reference.resolved
+        if not isinstance(target, discord.Message):
+            target = reference.cached_message
+        if target is None and earlier is not None:
+            target = earlier.get(target_id)
+        if target is not None:
+            return target_id, Person(target.author.id, target.author.bot)
+        waiting = self.buffer.get(target_id)
+        if waiting is not None:
+            return target_id, Person(waiting.author_id)
+        recorded = await self.repository.reply(target_id)
+        if recorded is not None:
+            return target_id, Person(recorded.author_id)
+        return target_id, None
+
+    @commands.Cog.listener()
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """Update a reply's counts (and stored text) after its author edits it."""
+        thread = self.threads.get(payload.channel_id)
+        if thread is None:
+            return
+        message = payload.message
+        # Discord also sends updates that are no edit (a link preview appearing).
+        if message.edited_at is None or "content" not in payload.data:
+            return
+        content = message.content
+        edit = Edit(message.edited_at, count_words(content), count_characters(content),
+                    content if thread.store_text else None)
+        waiting = self.buffer.get(message.id)
+        if waiting is not None:
+            if waiting.edited_at is None or waiting.edited_at <= edit.at:
+                self.buffer.replace(message.id, _edited(waiting, edit))
+            return
+        async with self._write_lock:
+            if not await self._apply_edit(message.id, edit):
+                self.unmatched.edited(message.id, edit)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """Mark a reply deleted (kept, so the teacher can see it existed)."""
+        if payload.channel_id in self.threads:
+            await self.mark_deleted([payload.message_id])
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """Mark every reply of a bulk delete deleted."""
+        if payload.channel_id in self.threads:
+            await self.mark_deleted(payload.message_ids)
+
+    async def mark_deleted(self, message_ids: Iterable[int]) -> None:
+        """Mark replies deleted now, waiting in the buffer or recorded."""
+        at = _utcnow()
+        recorded = [m for m in message_ids if not self.buffer.mark_deleted(m, at)]
+        if not recorded:
+            return
+        async with self._write_lock:
+            changed = await self.repository.mark_deleted_many(recorded, at)
+            if changed < len(recorded):
+                for message_id in recorded:
+                    self.unmatched.deleted(message_id, at)
+
+    # --- writing batches ------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        """Write batches as they become due, until the cog unloads and the buffer is empty."""
+        failures = 0
+        while True:
+            await self._waiting.wait()
+            if not self._closing:
+                # Give a batch up to BATCH_DELAY to fill, unless it fills sooner.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(),
+                                           self.buffer.time_left(self._loop.time()))
+            written = await self.flush()
+            if written:
+                failures = 0
+            else:
+                failures += 1
+                if self._closing:
+                    return
+                await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
+            if self._closing and not self.buffer:
+                return
+
+    async def flush(self) -> bool:
+        """Write one batch of waiting replies in one transaction; False if the database failed."""
+        async with self._write_lock:
+            batch = self.buffer.take(self._loop.time())
+            if not self.buffer:
+                self._waiting.clear()
+            if not self.buffer.full:
+                self._full.clear()
+            if not batch:
+                return True
+            try:
+                await self._write(batch)
+            except Exception:
+                self.buffer.put_back(batch, self._loop.time())
+                self._waiting.set()
+                log.exception("Could not record %d replies; trying again shortly.",
+                              len(batch.replies))
+                return False
+        if self._dropped and not self._closing:
+            self._dropped = False
+            log.warning("Replies arrived while the database was refusing writes: reading "
+                        "them back from Discord.")
+            self.request_backfill()
+        return True
+
+    async def _write(self, batch: Batch[NewReply]) -> None:
+        """Record a batch, then the edits, deletions and late changes that concern it."""
+        replies = list(batch.replies.values())
+        await self.repository.record_replies(replies)
+        # A backfill may have recorded the message before its edit: the insert then
+        # changed nothing, so apply the edit to the record (an older edit never wins).
+        for reply in replies:
+            if reply.edited_at is not None:
+                await self._apply_edit(reply.message_id, Edit(
+                    reply.edited_at, reply.word_count, reply.char_count, reply.text))
+        for at, ids in batch.deleted_by_time().items():
+            await self.repository.mark_deleted_many(ids, at)
+        await self._apply_unmatched(batch.replies)
+
+    async def _apply_unmatched(self, message_ids: Iterable[int]) -> None:
+        """Apply edits and deletions that arrived before these replies were recorded."""
+        edits, deletions = self.unmatched.pop(message_ids)
+        for message_id, edit in edits.items():
+            await self._apply_edit(message_id, edit)
+        for message_id, at in deletions.items():
+            await self.repository.mark_deleted_many([message_id], at)
+
+    async def _apply_edit(self, message_id: int, edit: Edit) -> bool:
+        return await self.repository.mark_edited(
+            message_id, edit.at, edit.word_count, edit.char_count, edit.text)
+
+    # --- backfill -------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """A new session (start-up or after an outage without resume): catch up."""
+        self.request_backfill()
+
+    @commands.Cog.listener()
+    async def on_resumed(self) -> None:
+        """A resumed session: Discord replayed what it kept, catch up on anything else."""
+        self.request_backfill()
+
+    def request_backfill(self, thread_ids: Iterable[int] | None = None) -> None:
+        """Read missed replies soon: of these threads, or of every thread (``None``).
+
+        Requests made while a backfill runs are merged into one more run after it.
+        """
+        if self._closing:
+            return
+        if thread_ids is None:
+            self._backfill_all = True
+        else:
+            self._backfill_threads.update(thread_ids)
+        if self._backfill_task is None or self._backfill_task.done():
+            self._backfill_task = asyncio.create_task(self._backfill_runs(),
+                                                      name="participation-backfill")
+
+    async def _backfill_runs(self) -> None:
+        """Run backfills until no request is left."""
+        while self._backfill_all or self._backfill_threads:
+            everything, self._backfill_all = self._backfill_all, False
+            wanted, self._backfill_threads = self._backfill_threads, set()
+            try:
+                await self.backfill(None if everything else wanted)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Catching up on missed replies failed; the next reconnect "
+                              "tries again.")
+
+    async def backfill(self, thread_ids: Iterable[int] | None = None) -> int:
+        """Record replies missed in each thread still read (or these ones); how many were new."""
+        if thread_ids is None:
+            threads = await self.reload_threads()
+        else:
+            threads = [self.threads[t] for t in thread_ids if t in self.threads]
+        cursors = await self.repository.get_cursors([t.info.thread_id for t in threads])
+        new = 0
+        for thread in threads:
+            new += await self._backfill_thread(thread, cursors.get(thread.info.thread_id))
+        self.backfill_runs += 1
+        if new:
+            log.info("Caught up on %d missed replies.", new)
+        return new
+
+    async def _backfill_thread(self, thread: LessonThread, cursor: int | None) -> int:
+        """Read one thread's history after its cursor; record replies, advance the cursor."""
+        thread_id = thread.info.thread_id
+        try:
+            channel = self.bot.get_channel(thread_id) or await self.bot.fetch_channel(thread_id)
+        except discord.NotFound:
+            log.info("Lesson thread %s no longer exists on Discord; skipping it.", thread_id)
+            return 0
+        except discord.HTTPException as exc:
+            log.warning("Could not open lesson thread %s to catch up (%s %s): %s",
+                        thread_id, exc.status, exc.code, exc.text)
+            return 0
+        if not isinstance(channel, discord.Thread):
+            log.warning("Lesson channel %s is not a thread; skipping it.", thread_id)
+            return 0
+        # A thread's messages all have ids above the thread's own.
+        after = discord.Object(cursor if cursor is not None else thread_id)
+        new = 0
+        page: dict[int, discord.Message] = {}
+        try:
+            async for message in channel.history(limit=None, after=after, oldest_first=True):
+                page[message.id] = message
+                if len(page) >= HISTORY_PAGE:
+                    new += await self._record_page(thread, page)
+                    page = {}
+        except discord.Forbidden:
+            log.warning("I may not read the history of lesson thread %s: give me 'Read "
+                        "Message History' in #%s.", thread_id, channel.parent or channel.name)
+        except discord.HTTPException as exc:
+            log.warning("Reading lesson thread %s failed (%s %s): %s; the next reconnect "
+                        "tries again.", thread_id, exc.status, exc.code, exc.text)
+        if page:
+            new += await self._record_page(thread, page)
+        return new
+
+    async def _record_page(self, thread: LessonThread, page: dict[int, discord.Message]) -> int:
+        """Record a page of history and move the thread's cursor past it, in one transaction."""
+        replies = [r for m in page.values() if (r := await self.reply_from(m, thread, page))]
+        async with self._write_lock:
+            new = await self.repository.record_replies(
+                replies, cursors={thread.info.thread_id: max(page)})
+            await self._apply_unmatched(page)
+        return new
+
+
+def _edited(reply: NewReply, edit: Edit) -> NewReply:
+    """A waiting reply with an edit applied."""
+    text = edit.text if edit.text is not None else reply.text
+    return dataclasses.replace(reply, word_count=edit.word_count, char_count=edit.char_count,
+                               text=text, edited_at=edit.at)
+
+
+async def setup(bot: SeminarBot) -> None:
+    """Add the participation cog (not without a database: there is nowhere to record)."""
+    if bot.repository is None:
+        log.info("No database: student replies are not recorded.")
+        return
+    await bot.add_cog(ParticipationCog(bot, bot.repository))
