@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import (
@@ -152,7 +152,8 @@ class StudentSummary:
 
     ``author_name`` is the name on the student's latest reply; ``questions_answered``
     counts distinct question threads; ``peer_replies`` counts replies to another student,
-    ``substantive_peer_replies`` those of them that are also substantive.
+    ``substantive_peer_replies`` those of them that are also substantive. ``before`` holds
+    the counts before each cut-off asked for (checkpoints), in the order asked.
     """
 
     author_id: int
@@ -168,6 +169,20 @@ class StudentSummary:
     first_reply_at: dt.datetime
     last_reply_at: dt.datetime
     substantive_peer_replies: int = 0
+    before: tuple[CutoffCounts, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CutoffCounts:
+    """A student's substantive replies, and substantive peer replies, made before ``cutoff``.
+
+    What a checkpoint needs; :meth:`Repository.summary` returns one per ``cutoffs`` entry in
+    :attr:`StudentSummary.before`, counted in the same pass as the totals.
+    """
+
+    cutoff: dt.datetime
+    substantive_replies: int
+    substantive_peer_replies: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,12 +280,15 @@ REPLIES = Reply.__table__
 
 
 @functools.cache
-def _summary_statement(filters: frozenset[str], seek_edges: bool) -> Select[*tuple[Any, ...]]:
+def _summary_statement(
+    filters: frozenset[str], seek_edges: bool, cutoffs: int
+) -> Select[*tuple[Any, ...]]:
     """The summary query for one set of filters, built once; values are bound at execution.
 
     ``filters`` names the bound parameters: always ``course`` and ``min_words``; ``lesson``,
-    ``post_id``, ``author_id`` and ``until`` when the summary is narrowed by them. With
-    ``seek_edges`` (a whole course), each student's first and last reply are found by a seek.
+    ``post_id``, ``author_id`` and ``until`` when the summary is narrowed by them, and
+    ``cutoff_0`` ... for ``cutoffs`` cut-off times. With ``seek_edges`` (a whole course on
+    SQLite), each student's first and last reply are found by a seek.
     """
     r = REPLIES.c
     conditions: list[ColumnElement[bool]] = [
@@ -300,6 +318,12 @@ def _summary_statement(filters: frozenset[str], seek_edges: bool) -> Select[*tup
         func.count().filter(r.late).label("late"),
         func.count().filter(and_(peer, substantive)).label("substantive_peer"),
     ]
+    for i in range(cutoffs):
+        made_before = r.created_at < bindparam(f"cutoff_{i}")
+        counts += [
+            func.count().filter(and_(substantive, made_before)).label(f"substantive_{i}"),
+            func.count().filter(and_(peer, substantive, made_before)).label(f"peer_{i}"),
+        ]
     # Discord ids grow with time: a student's smallest id is their first reply and the largest
     # their latest.
     if not seek_edges:
@@ -334,12 +358,24 @@ def _summary_statement(filters: frozenset[str], seek_edges: bool) -> Select[*tup
         last.c.created_at,
         t.substantive_peer,
     ]
+    for i in range(cutoffs):
+        fields_in_order += [t[f"substantive_{i}"], t[f"peer_{i}"]]
     return (
         select(*fields_in_order)
         .join_from(totals, first, first.c.message_id == t.first_id)
         .join(last, last.c.message_id == t.last_id)
         .order_by(t.author_id)
     )
+
+
+def _with_cutoffs(row: Sequence[Any], cutoffs: Sequence[dt.datetime]) -> StudentSummary:
+    """A summary row whose last columns are (substantive, substantive peer) per cut-off."""
+    width = len(fields(StudentSummary)) - 1  # every field but ``before``
+    counts = row[width:]
+    before = tuple(
+        CutoffCounts(cutoff, counts[2 * i], counts[2 * i + 1]) for i, cutoff in enumerate(cutoffs)
+    )
+    return replace(StudentSummary(*row[:width]), before=before)
 
 
 def _edge_reply(edge: Any, author_id: ColumnElement[int]) -> ScalarSelect[int]:
@@ -932,14 +968,18 @@ class Repository:
         author_id: int | None = None,
         until: dt.datetime | None = None,
         min_words: int = 0,
+        cutoffs: Sequence[dt.datetime] = (),
     ) -> list[StudentSummary]:
         """Per-student participation in a course (or one lesson, post or student), by id.
 
-        Counts only replies not deleted; with ``until``, only replies made before it (for
-        checkpoints); ``substantive_replies`` counts replies of at least ``min_words`` words.
-        Students with no reply are absent: the caller knows the class list.
+        Counts only replies not deleted; with ``until``, only replies made before it;
+        ``substantive_replies`` counts replies of at least ``min_words`` words. For each of
+        ``cutoffs`` (checkpoints), ``before`` has the substantive replies and substantive
+        peer replies made before it, counted in the same pass: one query however many
+        checkpoints. Students with no reply are absent: the caller knows the class list.
         """
         params: dict[str, Any] = {"course": course, "min_words": min_words}
+        params.update({f"cutoff_{i}": cutoff for i, cutoff in enumerate(cutoffs)})
         for name, value in (
             ("lesson", lesson),
             ("post_id", post_id),
@@ -948,15 +988,18 @@ class Repository:
         ):
             if value is not None:
                 params[name] = value
-        # On SQLite, comparing every row's id costs more than the rest of the count: over a
-        # whole course, two seeks per student (ix_replies_course_author_message) find the first
-        # and last reply instead. A lesson, a post or a cut-off time would spoil the seek, and
-        # PostgreSQL runs min() and max() cheaper than 2 subqueries a student.
+        # On SQLite, min() and max() of every row's id cost a quarter of the whole count:
+        # over a whole course, two seeks per student (ix_replies_course_author_message) find
+        # the first and last reply instead. A lesson, a post or a cut-off time would spoil the
+        # seek, and PostgreSQL runs min() and max() cheaper than two subqueries a student.
         whole_course = lesson is None and post_id is None and until is None
         seek_edges = whole_course and self._dialect == "sqlite"
-        stmt = _summary_statement(frozenset(params), seek_edges)
+        stmt = _summary_statement(frozenset(params), seek_edges, len(cutoffs))
         async with self._sessions() as session:
-            return [StudentSummary(*row) for row in await session.execute(stmt, params)]
+            rows = await session.execute(stmt, params)
+            if not cutoffs:
+                return [StudentSummary(*row) for row in rows]
+            return [_with_cutoffs(row, cutoffs) for row in rows]
 
     async def lesson_totals(
         self, course: str, *, author_id: int | None = None
