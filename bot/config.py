@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot.lessons import load_yaml
+from bot.lessons import load_yaml, not_utf8_sentence, yaml_problem
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///seminar.db"
@@ -54,7 +54,7 @@ class ConfigError(Exception):
 def _check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # 'America' is a folder of zones
         raise ValueError(
             f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' "
             "or 'America/New_York'"
@@ -101,6 +101,8 @@ class DatabaseSettings(_Strict):
     @field_validator("url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
+        if "\0" in value:
+            raise ValueError("a database URL cannot contain a NUL character (\\0)")
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
                 f"{value!r} is not supported: use 'sqlite+aiosqlite:///FILE.db' "
@@ -111,6 +113,13 @@ class DatabaseSettings(_Strict):
 
 class LessonsSettings(_Strict):
     folder: Path = Path("prompts")
+
+    @field_validator("folder")
+    @classmethod
+    def _usable(cls, value: Path) -> Path:
+        if "\0" in str(value):
+            raise ValueError("a folder name cannot contain a NUL character (\\0)")
+        return value
 
 
 def _time_given_as_text(value: Any) -> Any:
@@ -279,7 +288,7 @@ class Settings(_Strict):
 def _format_error(error: ErrorDetails) -> str:
     where = ".".join(str(p) for p in error["loc"]) or "(top level)"
     message = str(error["msg"])
-    if error["type"] == "extra_forbidden":
+    if error["type"] in ("extra_forbidden", "invalid_key"):
         message = "unknown setting (check its spelling and indentation)"
     elif error["type"] == "missing":
         message = "this setting is required"
@@ -307,14 +316,17 @@ def load_settings(path: Path) -> Settings:
             [f"{path}: no such config file (copy config.example.yaml to {path} and edit it)"]
         )
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{path}:{line}: not valid YAML ({problem})"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([not_utf8_sentence(path, exc)]) from None
+    except OSError as exc:
         raise ConfigError([f"{path}: cannot read the file ({exc})"]) from None
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as exc:
+        line, problem = yaml_problem(exc, text)
+        where = f"{path}: line {line}" if line is not None else str(path)
+        raise ConfigError([f"{where}: not valid YAML ({problem})"]) from None
     settings = parse_settings(data, str(path))
     folder = settings.lessons.folder
     if not folder.is_absolute():

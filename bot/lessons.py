@@ -98,9 +98,39 @@ def _timestamp_or_text(loader: SafeLoader, node: yaml.ScalarNode) -> object:
 SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 
 
+class NestedTooDeeply(yaml.YAMLError):
+    """YAML nested deeper than the parser's recursion allows (unclosed brackets, say)."""
+
+    problem = "it is nested too deeply: look for brackets that are never closed"
+
+
 def load_yaml(text: str) -> Any:
     """Parse YAML like ``yaml.safe_load``, keeping impossible dates as text."""
-    return yaml.load(text, Loader=SafeLoader)  # a SafeLoader subclass: no arbitrary objects
+    try:
+        return yaml.load(text, Loader=SafeLoader)  # a SafeLoader subclass: no arbitrary objects
+    except RecursionError:
+        # PyYAML composes nodes recursively: thousands of '[' exhaust Python's stack.
+        raise NestedTooDeeply() from None
+
+
+def yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[int | None, str]:
+    """The line (1-based, when known) and a short description of why ``text`` is not YAML."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        # Raised for control characters and the like: an offset, not a line mark.
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
+        return line, (f"it contains the character U+{exc.character:04X}, which YAML "
+                      "does not allow: delete it")
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "cannot be read"
+    return (mark.line + 1 if mark is not None else None), str(problem)
+
+
+def not_utf8_sentence(path: Path, exc: UnicodeDecodeError) -> str:
+    """A problem sentence for a file that is not UTF-8 text, naming the line of the bad byte."""
+    line = bytes(exc.object[:exc.start]).count(b"\n") + 1
+    byte = exc.object[exc.start]
+    return (f"{path}: cannot read the file: line {line} is not UTF-8 text (byte 0x{byte:02x}); "
+            "save the file as UTF-8")
 
 
 class LessonError(Exception):
@@ -143,10 +173,10 @@ def _positions(text: str) -> _Positions:
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        if root is not None:
+            walk(root, ())
+    except (yaml.YAMLError, RecursionError):  # no line numbers then, still every problem
         return _Positions({})
-    if root is not None:
-        walk(root, ())
     return _Positions(lines)
 
 
@@ -166,6 +196,8 @@ def _message(error: ErrorDetails) -> str:
         return "is required"
     if kind == "extra_forbidden":
         return "is not a lesson field (check its spelling)"
+    if kind == "invalid_key":
+        return "is not a lesson field (field names are words, such as title or summary)"
     if kind == "too_short" and error["loc"][-1:] == ("questions",):
         return "needs at least one question"
     return str(error["msg"]).removeprefix("Value error, ")
@@ -176,9 +208,8 @@ def parse_lesson(text: str, slug: str, source: str) -> Lesson:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or "cannot be read"
+        line, problem = yaml_problem(exc, text)
+        where = f"{source}:{line}" if line is not None else source
         raise LessonError([f"{where}: not valid YAML ({problem})"]) from None
     if not isinstance(data, dict):
         raise LessonError(
@@ -194,6 +225,8 @@ def parse_lesson(text: str, slug: str, source: str) -> Lesson:
         problems = []
         for error in exc.errors():
             loc = tuple(error["loc"])
+            if error["type"] == "invalid_key":  # the key itself, not a list position
+                loc = (*loc[:-1], str(loc[-1]))
             line = positions.line_of(loc) if loc != ("slug",) else None
             where = f"{source}:{line}" if line else source
             problems.append(f"{where}: {_field_name(loc)} {_message(error)}")
@@ -209,7 +242,9 @@ def load_lesson(path: Path) -> Lesson:
     """Load one lesson file."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise LessonError([not_utf8_sentence(path, exc)]) from None
+    except OSError as exc:
         raise LessonError([f"{path}: cannot read the file ({exc})"]) from None
     return parse_lesson(text, path.stem, str(path))
 
