@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 from discord import app_commands
 
-from bot import render
+from bot import render, reports
 from bot.config import CourseSettings
 from bot.errors import NotInCourse, UnknownLesson
 from bot.lessons import Lesson
@@ -56,7 +56,11 @@ def course_of(interaction: discord.Interaction[SeminarBot]) -> tuple[str, Course
 
 def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
     """The error for a lesson name that matches nothing, suggesting close names."""
-    shown = discord.utils.escape_markdown(render.truncate(name, 100))
+    # On one line, without bidi overrides or markdown: the echo cannot garble the sentence.
+    shown = reports.escape_for_discord(name, max_length=100)
+    if not shown:
+        return UnknownLesson("The lesson name was blank. Start typing and pick a lesson from "
+                             "the list.")
     matches = close_matches(lessons, name)
     if not matches:
         return UnknownLesson(
