@@ -410,6 +410,13 @@ async def serve(bot: SeminarBot, token: str) -> int:
     except discord.PrivilegedIntentsRequired:
         log.error(INTENTS_MISSING.format(portal=DEVELOPER_PORTAL))
         return 1
+    except discord.ConnectionClosed as exc:
+        if exc.code != 4004:
+            raise
+        # The token was reset in the developer portal while the bot ran: Discord refuses
+        # the next RESUME or IDENTIFY with 4004 instead of answering 401 at login.
+        log.error(TOKEN_REJECTED.format(var=var, portal=DEVELOPER_PORTAL))
+        return 1
     return 0
 
 

@@ -582,7 +582,7 @@ class DiscordEmulator:
     def allow_command(self, guild_id: int, name: str, *, role_id: int | None = None,
                       user_id: int | None = None) -> None:
         """Let a role or user use a command despite its default permissions (Server Settings >
-        Integrations, as an admin would)."""
+        Integrations, as an admin would); ``role_id=guild_id`` is @everyone."""
         allowed = self.command_overrides.setdefault((guild_id, name), set())
         allowed.update(i for i in (role_id, user_id) if i is not None)
 
@@ -602,7 +602,8 @@ class DiscordEmulator:
             return
         member = self.state.member(guild_id, user_id)
         allowed = self.command_overrides.get((guild_id, name), set())
-        if user_id in allowed or allowed.intersection(member.roles):
+        # The @everyone role's id is the guild's: every member has it.
+        if user_id in allowed or guild_id in allowed or allowed.intersection(member.roles):
             return
         permissions = self.state.permissions_in(self.state.channel(channel_id), user_id)
         needed = int(required)
