@@ -12,11 +12,13 @@ posted by the scheduler and shown by /lesson, /resources and /transcript without
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -259,4 +261,35 @@ async def test_a_lesson_full_of_mass_mentions_is_posted_and_shown_without_a_ping
                  if c.json.get("allowed_mentions", {}).get("users")]
     assert len(reminders) == 1
     assert {int(u) for u in reminders[0].json["allowed_mentions"]["users"]} == {alice, bob}
+    assert_no_traceback(caplog)
+
+
+async def test_a_forum_post_and_a_failure_notice_with_mass_mentions_ping_nobody(
+    emulator: DiscordEmulator, room: Classroom, tmp_path: Path, start_bot: StartBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write_lessons(tmp_path, room)
+    forum = emulator.add_forum_channel(room.guild_id, "discussions", tags=["Question"])
+    # Due an hour ago: the scheduler posts it as soon as the bot starts (late, as configured).
+    an_hour_ago = dt.datetime.now(ZoneInfo("America/New_York")).replace(
+        tzinfo=None, second=0, microsecond=0) - dt.timedelta(hours=1)
+    settings = room.settings(emulator, tmp_path, channel_id=int(forum.id),
+                             teacher_channel_id=room.other_channel_id,
+                             calendar={"entries": [{"lesson": TOWN_HALL, "post_at": an_hour_ago}]})
+    # Discord refuses the first forum post: the post fails and the teacher is told, with the
+    # lesson's title in the notice.
+    emulator.inject("POST", rf"^/channels/{forum.id}/threads$", status=403, times=1)
+    async with start_bot(settings):
+        await emulator.wait_for(lambda: emulator.messages(room.other_channel_id), timeout=10)
+        posted = await emulator.invoke_command(
+            room.guild_id, room.other_channel_id, room.teacher_id, "schedule",
+            options={"lesson": TOWN_HALL}, subcommand="post")
+
+    notices = [m["content"] for m in emulator.messages(room.other_channel_id)]
+    assert any("“@everyone Town Hall" in n for n in notices), notices
+    assert posted.final().content.startswith("Posted “@everyone Town Hall"), posted.final()
+    assert len(emulator.threads(int(forum.id))) == 3  # the lesson and one post per question
+    forum_posts = emulator.calls_to("POST", rf"^/channels/{forum.id}/threads$")
+    assert [c.status for c in forum_posts] == [403, 201, 201, 201]
+    assert assert_no_mass_ping(emulator.calls) >= 6
     assert_no_traceback(caplog)
