@@ -31,6 +31,10 @@ from bot.lessons import load_yaml, not_utf8_sentence, yaml_problem
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///seminar.db"
 
+# Upper bounds keep a mistyped number (an extra digit or two) from passing `seminar check`
+# and then overflowing Python's dates inside the running bot.
+HOURS_A_YEAR = 24 * 366
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -190,7 +194,7 @@ class WeeklyPattern(_Strict):
     time: LocalTime
     lessons: list[str] = Field(min_length=1)
     skip: list[dt.date] = []
-    due_after_days: int | None = Field(default=None, ge=0)
+    due_after_days: int | None = Field(default=None, ge=0, le=365)
     due: WeeklyDue | None = None
 
     @model_validator(mode="after")
@@ -214,7 +218,7 @@ class CatchUp(_Strict):
     """What to do with an occurrence missed while the bot was down."""
 
     mode: Literal["post", "skip"] = "post"
-    max_late_hours: float = Field(default=12, ge=0)
+    max_late_hours: float = Field(default=12, ge=0, le=HOURS_A_YEAR)
 
 
 class Checkpoint(_Strict):
@@ -233,7 +237,7 @@ class GradingSettings(_Strict):
 
 
 class ReminderSettings(_Strict):
-    hours_before_due: float | None = Field(default=None, gt=0)
+    hours_before_due: float | None = Field(default=None, gt=0, le=HOURS_A_YEAR)
 
 
 class CourseSettings(_Strict):
@@ -248,7 +252,7 @@ class CourseSettings(_Strict):
     catch_up: CatchUp = CatchUp()
     lock_at_due: bool = False
     store_text: bool = False
-    retention_days: int = Field(default=365, ge=1)
+    retention_days: int = Field(default=365, ge=1, le=36500)
     grading: GradingSettings = GradingSettings()
     reminders: ReminderSettings = ReminderSettings()
 

@@ -9,6 +9,7 @@ test_importer.py; these start from the real files, so the damage lands in real s
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import calendar
+from bot import calendar, posting
 from bot.cli import main
 from bot.config import ConfigError, Settings, load_settings
 from bot.importer import PageImportError, import_page
@@ -174,9 +175,13 @@ def check_settings(path: Path) -> Settings | None:
     except ConfigError as exc:
         assert_config_problems(exc.problems, path)
         return None
-    # What the bot and `seminar schedule` do next with a config must work too.
+    # What `seminar schedule` and the running bot compute from a config must work too.
+    now = dt.datetime.now(dt.UTC)
     for key, course in loaded.courses.items():
         calendar.occurrences(key, course)
+        assert now - posting.lookback(course.catch_up) < now
+        assert now - dt.timedelta(days=course.retention_days) < now
+        assert now - dt.timedelta(hours=course.reminders.hours_before_due or 0) <= now
     return loaded
 
 
@@ -209,6 +214,18 @@ def test_the_example_config_with_bytes_changed_lists_problems(
     ("    timezone: \x00", "line 10: not valid YAML (it contains the character U+0000, which "
                           "YAML does not allow: delete it)"),
     ("    5: x", "courses.history-101.5: unknown setting (check its spelling and indentation)"),
+    # A digit too many: it passed `seminar check`, then overflowed a date in the running bot.
+    ("    retention_days: 3650000000000",
+     "courses.history-101.retention_days: Input should be less than or equal to 36500"),
+    ("    catch_up: {max_late_hours: 1212121212121}",
+     "courses.history-101.catch_up.max_late_hours: Input should be less than or equal to 8784"),
+    ("    reminders: {hours_before_due: 2424242424242}",
+     "courses.history-101.reminders.hours_before_due: Input should be less than or equal to "
+     "8784"),
+    ("    calendar: {weekly: {start: 2026-09-07, end: 2026-12-18, weekdays: [mon], "
+     "time: '09:00', lessons: [week-1], due_after_days: 7777777}}",
+     "courses.history-101.calendar.weekly.due_after_days: Input should be less than or equal "
+     "to 365"),
 ])
 def test_config_damage_that_used_to_crash_gets_a_sentence(
     tmp_path: Path, line: str, expected: str
