@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from sqlalchemy import (
     ColumnElement,
@@ -186,6 +186,27 @@ class CutoffCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportTotals:
+    """The numbers a participation report and the gradebook show for one student.
+
+    :class:`StudentSummary` without ``characters``, ``lessons`` and ``last_reply_at``, which
+    no report shows and which cost a fifth of the count (:meth:`Repository.report_totals`).
+    """
+
+    author_id: int
+    author_name: str
+    replies: int
+    substantive_replies: int
+    words: int
+    questions_answered: int
+    peer_replies: int
+    late_replies: int
+    first_reply_at: dt.datetime
+    substantive_peer_replies: int
+    before: tuple[CutoffCounts, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LessonTotal:
     """Replies to one lesson of a course, over all its posts (deleted replies excluded)."""
 
@@ -281,14 +302,15 @@ REPLIES = Reply.__table__
 
 @functools.cache
 def _summary_statement(
-    filters: frozenset[str], seek_edges: bool, cutoffs: int
+    filters: frozenset[str], seek_edges: bool, cutoffs: int, details: bool
 ) -> Select[*tuple[Any, ...]]:
     """The summary query for one set of filters, built once; values are bound at execution.
 
     ``filters`` names the bound parameters: always ``course`` and ``min_words``; ``lesson``,
     ``post_id``, ``author_id`` and ``until`` when the summary is narrowed by them, and
     ``cutoff_0`` ... for ``cutoffs`` cut-off times. With ``seek_edges`` (a whole course on
-    SQLite), each student's first and last reply are found by a seek.
+    SQLite), each student's first and last reply are found by a seek. Columns come in the
+    order of :class:`StudentSummary`'s fields (``details``) or :class:`ReportTotals`'.
     """
     r = REPLIES.c
     conditions: list[ColumnElement[bool]] = [
@@ -311,13 +333,16 @@ def _summary_statement(
         func.count().label("replies"),
         func.count().filter(substantive).label("substantive"),
         func.sum(r.word_count).label("words"),
-        func.sum(r.char_count).label("characters"),
         func.count(r.thread_id.distinct()).label("questions"),
-        func.count(r.post_id.distinct()).label("lessons"),
         func.count().filter(peer).label("peer"),
         func.count().filter(r.late).label("late"),
         func.count().filter(and_(peer, substantive)).label("substantive_peer"),
     ]
+    if details:
+        counts += [
+            func.sum(r.char_count).label("characters"),
+            func.count(r.post_id.distinct()).label("lessons"),
+        ]
     for i in range(cutoffs):
         made_before = r.created_at < bindparam(f"cutoff_{i}")
         counts += [
@@ -341,23 +366,37 @@ def _summary_statement(
     first = REPLIES.alias("first_reply")
     last = REPLIES.alias("last_reply")
     t = totals.c
-    # StudentSummary's fields in order, as Core columns (not ORM attributes): rows come back
+    # The dataclass's fields in order, as Core columns (not ORM attributes): rows come back
     # as plain tuples, without the ORM's per-row work.
-    fields_in_order = [
-        t.author_id,
-        last.c.author_name,
-        t.replies,
-        t.substantive,
-        t.words,
-        t.characters,
-        t.questions,
-        t.lessons,
-        t.peer,
-        t.late,
-        first.c.created_at,
-        last.c.created_at,
-        t.substantive_peer,
-    ]
+    if details:
+        fields_in_order = [
+            t.author_id,
+            last.c.author_name,
+            t.replies,
+            t.substantive,
+            t.words,
+            t.characters,
+            t.questions,
+            t.lessons,
+            t.peer,
+            t.late,
+            first.c.created_at,
+            last.c.created_at,
+            t.substantive_peer,
+        ]
+    else:
+        fields_in_order = [
+            t.author_id,
+            last.c.author_name,
+            t.replies,
+            t.substantive,
+            t.words,
+            t.questions,
+            t.peer,
+            t.late,
+            first.c.created_at,
+            t.substantive_peer,
+        ]
     for i in range(cutoffs):
         fields_in_order += [t[f"substantive_{i}"], t[f"peer_{i}"]]
     return (
@@ -368,14 +407,26 @@ def _summary_statement(
     )
 
 
-def _with_cutoffs(row: Sequence[Any], cutoffs: Sequence[dt.datetime]) -> StudentSummary:
-    """A summary row whose last columns are (substantive, substantive peer) per cut-off."""
-    width = len(fields(StudentSummary)) - 1  # every field but ``before``
-    counts = row[width:]
-    before = tuple(
-        CutoffCounts(cutoff, counts[2 * i], counts[2 * i + 1]) for i, cutoff in enumerate(cutoffs)
-    )
-    return replace(StudentSummary(*row[:width]), before=before)
+Totals = TypeVar("Totals", StudentSummary, ReportTotals)
+
+
+def _totals(
+    kind: type[Totals], rows: Iterable[Sequence[Any]], cutoffs: Sequence[dt.datetime]
+) -> list[Totals]:
+    """Summary rows as ``kind``; their last columns, if any, are the cut-off counts."""
+    if not cutoffs:
+        return [kind(*row) for row in rows]
+    width = len(fields(kind)) - 1  # every field but ``before``
+    return [
+        replace(
+            kind(*row[:width]),
+            before=tuple(
+                CutoffCounts(cutoff, row[width + 2 * i], row[width + 2 * i + 1])
+                for i, cutoff in enumerate(cutoffs)
+            ),
+        )
+        for row in rows
+    ]
 
 
 def _edge_reply(edge: Any, author_id: ColumnElement[int]) -> ScalarSelect[int]:
@@ -978,28 +1029,61 @@ class Repository:
         peer replies made before it, counted in the same pass: one query however many
         checkpoints. Students with no reply are absent: the caller knows the class list.
         """
+        return _totals(
+            StudentSummary,
+            await self._summary_rows(
+                course, min_words, cutoffs, details=True,
+                lesson=lesson, post_id=post_id, author_id=author_id, until=until,
+            ),
+            cutoffs,
+        )
+
+    async def report_totals(
+        self,
+        course: str,
+        *,
+        lesson: str | None = None,
+        author_id: int | None = None,
+        min_words: int = 0,
+        cutoffs: Sequence[dt.datetime] = (),
+    ) -> list[ReportTotals]:
+        """What a participation report or the gradebook shows per student, in one query.
+
+        The numbers of :meth:`summary` (same filters and meaning) that reports show, with each
+        checkpoint's counts (``cutoffs``) from the same pass: a course's report, checkpoints
+        and all, is one scan of the course report index.
+        """
+        return _totals(
+            ReportTotals,
+            await self._summary_rows(
+                course, min_words, cutoffs, details=False, lesson=lesson, author_id=author_id
+            ),
+            cutoffs,
+        )
+
+    async def _summary_rows(
+        self,
+        course: str,
+        min_words: int,
+        cutoffs: Sequence[dt.datetime],
+        *,
+        details: bool,
+        **filters: Any,
+    ) -> list[Sequence[Any]]:
+        """Run the summary query for the filters given (None: not filtered by it)."""
         params: dict[str, Any] = {"course": course, "min_words": min_words}
+        params.update({name: value for name, value in filters.items() if value is not None})
         params.update({f"cutoff_{i}": cutoff for i, cutoff in enumerate(cutoffs)})
-        for name, value in (
-            ("lesson", lesson),
-            ("post_id", post_id),
-            ("author_id", author_id),
-            ("until", until),
-        ):
-            if value is not None:
-                params[name] = value
         # On SQLite, min() and max() of every row's id cost a quarter of the whole count:
         # over a whole course, two seeks per student (ix_replies_course_author_message) find
         # the first and last reply instead. A lesson, a post or a cut-off time would spoil the
         # seek, and PostgreSQL runs min() and max() cheaper than two subqueries a student.
-        whole_course = lesson is None and post_id is None and until is None
+        whole_course = not params.keys() & {"lesson", "post_id", "until"}
         seek_edges = whole_course and self._dialect == "sqlite"
-        stmt = _summary_statement(frozenset(params), seek_edges, len(cutoffs))
+        names = frozenset(name for name in params if not name.startswith("cutoff_"))
+        stmt = _summary_statement(names, seek_edges, len(cutoffs), details)
         async with self._sessions() as session:
-            rows = await session.execute(stmt, params)
-            if not cutoffs:
-                return [StudentSummary(*row) for row in rows]
-            return [_with_cutoffs(row, cutoffs) for row in rows]
+            return list(await session.execute(stmt, params))
 
     async def lesson_totals(
         self, course: str, *, author_id: int | None = None

@@ -1,5 +1,6 @@
-"""The participation summary's reshaped query: checkpoint counts in one pass, first and last
-replies found by index seek or by min/max alike, and the 0003 report indexes migrating both ways.
+"""The participation summary's reshaped query: checkpoint counts in one pass, the report's own
+numbers alone (report_totals), first and last replies found by index seek or by min/max alike,
+and the 0003 report indexes migrating both ways.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from alembic import command
 from sqlalchemy import Connection
 
 from storage.migrate import alembic_config, current_revision, head_revision
-from storage.repository import CutoffCounts, Repository
+from storage.repository import CutoffCounts, ReportTotals, Repository, StudentSummary
 from tests.databases import TestDatabase
 from tests.storage.test_replies import GUILD, HOUR, T0, new_reply, post_lesson
 
@@ -93,6 +94,46 @@ async def test_cutoffs_work_for_a_lesson_and_a_student_too(database: TestDatabas
     )
     assert await repo.summary("bio", lesson="genes", cutoffs=[cutoff], author_id=CAT) != []
     assert await repo.summary("bio", cutoffs=[]) == await repo.summary("bio")
+
+
+def _shown(summary: StudentSummary) -> ReportTotals:
+    """The numbers of a full summary that a report shows."""
+    return ReportTotals(
+        author_id=summary.author_id,
+        author_name=summary.author_name,
+        replies=summary.replies,
+        substantive_replies=summary.substantive_replies,
+        words=summary.words,
+        questions_answered=summary.questions_answered,
+        peer_replies=summary.peer_replies,
+        late_replies=summary.late_replies,
+        first_reply_at=summary.first_reply_at,
+        substantive_peer_replies=summary.substantive_peer_replies,
+        before=summary.before,
+    )
+
+
+async def test_report_totals_are_the_summarys_numbers_a_report_shows(
+    database: TestDatabase,
+) -> None:
+    repo = database.repo
+    await _two_lessons(repo)
+    await repo.mark_deleted(1_005, T0 + 2 * DAY)
+    cutoffs = [T0 + 12 * HOUR, T0 + 30 * DAY]
+
+    for lesson, author in ((None, None), ("cells", None), (None, BEN), ("genes", CAT)):
+        full = await repo.summary("bio", lesson=lesson, author_id=author, min_words=20,
+                                  cutoffs=cutoffs)
+        shown = await repo.report_totals("bio", lesson=lesson, author_id=author, min_words=20,
+                                         cutoffs=cutoffs)
+        assert shown == [_shown(s) for s in full], (lesson, author)
+        assert shown != []
+    [ann] = await repo.report_totals("bio", author_id=ANN, min_words=20)
+    assert (ann.author_name, ann.replies, ann.substantive_replies) == ("Ann R.", 3, 2)
+    assert ann.words == 84
+    assert (ann.questions_answered, ann.peer_replies, ann.substantive_peer_replies) == (3, 2, 1)
+    assert (ann.late_replies, ann.first_reply_at, ann.before) == (0, T0 + HOUR, ())
+    assert await repo.report_totals("nobody") == []
 
 
 async def test_first_and_last_reply_skip_deleted_ones_in_course_and_lesson_alike(
