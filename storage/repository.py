@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    join,
     or_,
     select,
     update,
@@ -350,12 +351,15 @@ def _summary_statement(
             func.count().filter(and_(peer, substantive, made_before)).label(f"peer_{i}"),
         ]
     # Discord ids grow with time: a student's smallest id is their first reply and the largest
-    # their latest.
+    # their latest (whose display name the report shows).
     if not seek_edges:
-        counts += [
-            func.min(r.message_id).label("first_id"),
-            func.max(r.message_id).label("last_id"),
-        ]
+        # A report shows only the first reply's time: read it here rather than join the reply.
+        first_column = (
+            func.min(r.message_id).label("first_id")
+            if details
+            else func.min(r.created_at).label("first_at")
+        )
+        counts += [first_column, func.max(r.message_id).label("last_id")]
     totals = select(*counts).where(*conditions).group_by(r.author_id).subquery("totals")
     if seek_edges:
         totals = select(
@@ -363,9 +367,16 @@ def _summary_statement(
             _edge_reply(func.min, totals.c.author_id).label("first_id"),
             _edge_reply(func.max, totals.c.author_id).label("last_id"),
         ).subquery("totals_and_edges")
-    first = REPLIES.alias("first_reply")
-    last = REPLIES.alias("last_reply")
     t = totals.c
+    last = REPLIES.alias("last_reply")
+    replies_joined = join(totals, last, last.c.message_id == t.last_id)
+    first_at: ColumnElement[dt.datetime]
+    if "first_id" in t:
+        first_reply = REPLIES.alias("first_reply")
+        replies_joined = replies_joined.join(first_reply, first_reply.c.message_id == t.first_id)
+        first_at = first_reply.c.created_at
+    else:
+        first_at = t.first_at
     # The dataclass's fields in order, as Core columns (not ORM attributes): rows come back
     # as plain tuples, without the ORM's per-row work.
     if details:
@@ -380,7 +391,7 @@ def _summary_statement(
             t.lessons,
             t.peer,
             t.late,
-            first.c.created_at,
+            first_at,
             last.c.created_at,
             t.substantive_peer,
         ]
@@ -394,17 +405,12 @@ def _summary_statement(
             t.questions,
             t.peer,
             t.late,
-            first.c.created_at,
+            first_at,
             t.substantive_peer,
         ]
     for i in range(cutoffs):
         fields_in_order += [t[f"substantive_{i}"], t[f"peer_{i}"]]
-    return (
-        select(*fields_in_order)
-        .join_from(totals, first, first.c.message_id == t.first_id)
-        .join(last, last.c.message_id == t.last_id)
-        .order_by(t.author_id)
-    )
+    return select(*fields_in_order).select_from(replies_joined).order_by(t.author_id)
 
 
 Totals = TypeVar("Totals", StudentSummary, ReportTotals)

@@ -151,6 +151,11 @@ async def test_first_and_last_reply_skip_deleted_ones_in_course_and_lesson_alike
         assert ann.first_reply_at == T0 + 3 * HOUR
         assert ann.last_reply_at == T0 + 3 * HOUR
         assert (ann.replies, ann.author_name) == (1, "Ann")
+    for lean in (
+        *await repo.report_totals("bio", author_id=ANN),
+        *await repo.report_totals("bio", lesson="cells", author_id=ANN),
+    ):
+        assert (lean.first_reply_at, lean.replies, lean.author_name) == (T0 + 3 * HOUR, 1, "Ann")
     # The name on the latest counted reply, whichever way the summary was asked for.
     assert whole[BEN].last_reply_at == T0 + 8 * DAY
     assert whole[BEN].first_reply_at == T0 + 2 * HOUR
