@@ -1081,7 +1081,7 @@ class Repository:
         params.update({name: value for name, value in filters.items() if value is not None})
         params.update({f"cutoff_{i}": cutoff for i, cutoff in enumerate(cutoffs)})
         # On SQLite, min() and max() of every row's id cost a quarter of the whole count:
-        # over a whole course, two seeks per student (ix_replies_course_author_message) find
+        # over a whole course, two seeks per student (ix_replies_author_course_message) find
         # the first and last reply instead. A lesson, a post or a cut-off time would spoil the
         # seek, and PostgreSQL runs min() and max() cheaper than two subqueries a student.
         whole_course = not params.keys() & {"lesson", "post_id", "until"}
