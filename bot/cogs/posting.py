@@ -882,6 +882,8 @@ class PostingCog(commands.Cog, name="Posting"):
         if not later:
             raise UserFacingError(f"“{found.title}” has no upcoming post in the calendar, so "
                                   "there is nothing to skip.")
+        # Answer Discord before writing: a busy database must not outlast its 3 s.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         for occurrence in later:
             if await repo.find_post(*occurrence.key) is not None:
                 continue  # skipped already: the next one is meant

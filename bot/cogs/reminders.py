@@ -206,13 +206,17 @@ class RemindersCog(commands.Cog):
     async def _set_opt_out(self, interaction: discord.Interaction[SeminarBot],
                            opted_out: bool) -> None:
         key, course = course_of(interaction)
-        await repository_of(self.bot).set_reminder_opt_out(key, interaction.user.id, opted_out)
+        repo = repository_of(self.bot)
+        # Answer Discord first: a database busy for a few seconds must not outlast the 3 s
+        # Discord gives an interaction's first answer.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await repo.set_reminder_opt_out(key, interaction.user.id, opted_out)
         name = reports.escape_for_discord(course.name, max_length=100)
         text = (f"Done: I won't ping you with reminders in {name}. Use /reminders on to get "
                 "them again." if opted_out else
                 f"Done: I'll remind you in {name} when a lesson is due and you have not "
                 "replied yet. Use /reminders off to stop.")
-        await interaction.response.send_message(text, ephemeral=True)
+        await interaction.followup.send(text, ephemeral=True)
 
     # --- the automatic reminder --------------------------------------------------------------
 

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 PAGES_TIMEOUT = 600.0  # seconds the Previous/Next buttons keep working
 CONFIRM_TIMEOUT = 120.0
+# How long a button waits for the database before acknowledging the click first (Discord
+# wants an answer within 3 s).
+ANSWER_WITHIN = 2.0
 RETENTION_EVERY = dt.timedelta(days=1)
 NOT_YOURS = "These buttons belong to the teacher who asked for this; run the command yourself."
 
@@ -176,13 +179,23 @@ class ForgetView(OwnedView):
                       _button: discord.ui.Button[ForgetView]) -> None:
         """Delete the student's records, log it, and say what was deleted."""
         self.stop()
-        deleted = await self.cog.forget(self.course_key, self.student.id, interaction.user.id)
+        forgetting = asyncio.ensure_future(
+            self.cog.forget(self.course_key, self.student.id, interaction.user.id))
+        try:
+            deleted = await asyncio.wait_for(asyncio.shield(forgetting), ANSWER_WITHIN)
+        except TimeoutError:
+            # A busy database: acknowledge the click before Discord's 3 s run out, and
+            # show the outcome when the deletion is done.
+            await interaction.response.defer()
+            deleted = await forgetting
         name = reports.escape_for_discord(self.student.display_name)
-        await interaction.response.edit_message(
-            content=(f"Deleted the records of **{name}** (`{self.student.id}`): "
-                     f"{deleted} repl{'y' if deleted == 1 else 'ies'}, their reminder marks and "
-                     "settings. This was written to the audit log."),
-            view=None)
+        content = (f"Deleted the records of **{name}** (`{self.student.id}`): "
+                   f"{deleted} repl{'y' if deleted == 1 else 'ies'}, their reminder marks and "
+                   "settings. This was written to the audit log.")
+        if interaction.response.is_done():
+            await interaction.edit_original_response(content=content, view=None)
+        else:
+            await interaction.response.edit_message(content=content, view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary,
                        custom_id="seminar:forget:cancel")
