@@ -18,7 +18,7 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 import discord
 import yarl
@@ -60,6 +60,9 @@ NEEDED_PERMISSIONS: dict[str, str] = {
 }
 
 SERVER_TROUBLE = "Discord had a problem answering just now: please try the command again."
+# Discord's code for "Interaction has already been acknowledged": an answer whose reply was
+# lost (a 5xx after Discord had taken it) and was sent again by discord.py's retry.
+ALREADY_ACKNOWLEDGED = 40060
 APOLOGY = (
     "Sorry, something went wrong on my side. Please try again in a moment; if it keeps "
     "happening, tell your teacher (the details are in the bot's log)."
@@ -187,6 +190,11 @@ def user_message(interaction: discord.Interaction[Any], error: Exception) -> str
     return None
 
 
+def _already_acknowledged(error: BaseException) -> TypeGuard[discord.HTTPException]:
+    """Whether Discord refused an answer because an earlier one, reply lost, was taken."""
+    return isinstance(error, discord.HTTPException) and error.code == ALREADY_ACKNOWLEDGED
+
+
 class SeminarTree(app_commands.CommandTree["SeminarBot"]):
     """The command tree, with one error handler for every slash command."""
 
@@ -200,7 +208,7 @@ class SeminarTree(app_commands.CommandTree["SeminarBot"]):
         text = user_message(interaction, error)
         if text is not None:
             log.info("Command %s: told the user: %s", context, text)
-        elif isinstance(original, discord.DiscordServerError):
+        elif isinstance(original, discord.DiscordServerError) or _already_acknowledged(original):
             # Discord's own trouble: worth a line in the log, not a traceback.
             log.warning("Command %s: Discord answered %s %s: %s", context,
                         original.status, original.code, original.text)
@@ -214,10 +222,15 @@ class SeminarTree(app_commands.CommandTree["SeminarBot"]):
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
     """Tell the user ``text`` privately, whether or not the interaction was answered yet."""
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
+        if not interaction.response.is_done():
+            try:
+                await interaction.response.send_message(text, ephemeral=True)
+                return
+            except discord.HTTPException as exc:
+                if not _already_acknowledged(exc):
+                    raise
+                # Discord took an earlier answer whose reply was lost: follow that one up.
+        await interaction.followup.send(text, ephemeral=True)
     except discord.HTTPException as exc:
         # The interaction may have expired, or Discord is down: the log is all we have.
         log.warning("Could not tell user %s about an error (%s %s): %s",
