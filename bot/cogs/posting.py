@@ -862,8 +862,15 @@ class PostingCog(commands.Cog, name="Posting"):
             if later:
                 text += (f"\nIt is also scheduled for {render.discord_timestamp(later[0].post_at)}"
                          f"; `/schedule skip {found.slug}` skips that post.")
-        await interaction.followup.send(render.truncate(text, render.MESSAGE_CONTENT_LIMIT),
-                                        ephemeral=True)
+        text = render.truncate(text, render.MESSAGE_CONTENT_LIMIT)
+        try:
+            await interaction.followup.send(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            # Posted or not, the teacher must learn which (or they may post it again): the
+            # course's teachers' channel, or a DM, says it instead.
+            log.warning("Could not answer /schedule post (%s %s: %s); telling the teachers "
+                        "of %s instead.", exc.status, exc.code, exc.text, key)
+            await notify_teachers(self.bot, key, text)
 
     @schedule.command(name="skip", description="Skip a lesson's next scheduled post.")
     @app_commands.describe(lesson="The lesson whose next post to skip (pick one as you type).")
