@@ -571,6 +571,23 @@ class Repository:
         )
         return (await session.execute(stmt)).scalar_one_or_none()
 
+    async def reclaim_failed(
+        self, post_id: int, claimant: str, *, now: dt.datetime | None = None
+    ) -> bool:
+        """Claim a failed post again, to complete it; True if this claimant won it.
+
+        One guarded UPDATE: of two teachers retrying at once, one completes the post.
+        """
+        stmt = (
+            update(LessonPost)
+            .where(LessonPost.id == post_id, LessonPost.status == "failed")
+            .values(status="claimed", reason=None, claimed_by=claimant,
+                    claimed_at=now or utcnow(), attempts=LessonPost.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._sessions.begin() as session:
+            return _rowcount(await session.execute(stmt)) == 1
+
     async def touch_claim(
         self, post_id: int, claimant: str, *, now: dt.datetime | None = None
     ) -> bool:

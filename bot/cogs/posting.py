@@ -845,14 +845,21 @@ class PostingCog(commands.Cog, name="Posting"):
         now = utcnow()
         later = [o for o in calendar.for_lesson(key, course, found.slug) if o.post_at > now]
         due_at = next((o.due_at for o in later if o.due_at is not None and o.due_at > now), None)
-        post_id = await repo.claim_post(key, found.slug, now, due_at, self.claimant, now=now)
-        post = await repo.get_post(post_id) if post_id is not None else None
+        failed = await self._half_sent(key, course, found.slug, now)
+        if failed is not None:
+            # The last attempt stopped half way (a thread refused, say): finish it rather
+            # than show the class the lesson a second time.
+            won = await repo.reclaim_failed(failed.id, self.claimant, now=now)
+            post = await repo.get_post(failed.id) if won else None
+        else:
+            post_id = await repo.claim_post(key, found.slug, now, due_at, self.claimant, now=now)
+            post = await repo.get_post(post_id) if post_id is not None else None
         if post is None:
             await interaction.followup.send("That lesson is being posted right now.",
                                             ephemeral=True)
             return
         await repo.audit(key, interaction.user.id, "schedule_post", found.slug)
-        outcome = await self.complete(post)
+        outcome = await self.complete(post, resuming=failed is not None)
         self.wake()  # a new due time may need a lock timer
         if outcome.post is None:
             text = posting.failed_sentence(found.title, outcome.reason or "")
@@ -871,6 +878,21 @@ class PostingCog(commands.Cog, name="Posting"):
             log.warning("Could not answer /schedule post (%s %s: %s); telling the teachers "
                         "of %s instead.", exc.status, exc.code, exc.text, key)
             await notify_teachers(self.bot, key, text)
+
+    async def _half_sent(self, key: str, course: CourseSettings, slug: str,
+                         now: dt.datetime) -> Post | None:
+        """The lesson's latest post if it failed after its lesson message went out, recently.
+
+        Older than the catch-up window, a fresh post serves the class better.
+        """
+        tried: tuple[PostStatus, ...] = ("claimed", "posted", "failed")
+        latest = await self.repository.posts(key, lesson=slug, statuses=tried, limit=1,
+                                             newest_first=True)
+        window = dt.timedelta(hours=course.catch_up.max_late_hours)
+        if (latest and latest[0].status == "failed" and latest[0].message_id is not None
+                and now - latest[0].scheduled_at < window):
+            return latest[0]
+        return None
 
     @schedule.command(name="skip", description="Skip a lesson's next scheduled post.")
     @app_commands.describe(lesson="The lesson whose next post to skip (pick one as you type).")

@@ -146,6 +146,22 @@ async def test_touching_a_claim_keeps_it_from_going_stale(database: TestDatabase
     assert not await repo.touch_claim(post_id, "slow")
 
 
+async def test_a_failed_post_is_reclaimed_once_to_complete_it(database: TestDatabase) -> None:
+    repo = database.repo
+    post_id = await repo.claim_post("hist", "rome", T0, DUE, "bot", now=T0)
+    assert post_id is not None
+    assert not await repo.reclaim_failed(post_id, "teacher-retry")  # not failed: in progress
+    await repo.mark_post(post_id, "failed", "thread refused", claimant="bot")
+    later = T0 + dt.timedelta(hours=1)
+    assert await repo.reclaim_failed(post_id, "teacher-retry", now=later)
+    assert not await repo.reclaim_failed(post_id, "second-teacher")  # one of two wins
+    post = await repo.get_post(post_id)
+    assert post is not None
+    assert (post.status, post.reason, post.claimed_by, post.claimed_at, post.attempts) == (
+        "claimed", None, "teacher-retry", later, 2)
+    assert await repo.touch_claim(post_id, "teacher-retry")
+
+
 async def test_a_skipped_occurrence_is_never_claimed(database: TestDatabase) -> None:
     repo = database.repo
     skipped = await repo.skip_occurrence("hist", "rome", T0, DUE, "teacher", "holiday")
