@@ -350,16 +350,14 @@ def _summary_statement(
             func.count().filter(and_(substantive, made_before)).label(f"substantive_{i}"),
             func.count().filter(and_(peer, substantive, made_before)).label(f"peer_{i}"),
         ]
-    # Discord ids grow with time: a student's smallest id is their first reply and the largest
-    # their latest (whose display name the report shows).
+    # The latest reply (largest id: Discord ids grow with time) gives the display name and
+    # the last reply's time; the first reply's time is read in the aggregate, or, with
+    # seek_edges, from the reply with the smallest id.
     if not seek_edges:
-        # A report shows only the first reply's time: read it here rather than join the reply.
-        first_column = (
-            func.min(r.message_id).label("first_id")
-            if details
-            else func.min(r.created_at).label("first_at")
-        )
-        counts += [first_column, func.max(r.message_id).label("last_id")]
+        counts += [
+            func.min(r.created_at).label("first_at"),
+            func.max(r.message_id).label("last_id"),
+        ]
     totals = select(*counts).where(*conditions).group_by(r.author_id).subquery("totals")
     if seek_edges:
         totals = select(
