@@ -25,7 +25,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import Settings
+from bot.config import CourseSettings, Settings
 from bot.errors import UserFacingError
 from bot.lessons import Lesson, load_lessons
 from storage.engine import create_engine, create_sessionmaker
@@ -295,6 +295,19 @@ class SeminarBot(commands.Bot):
         """The guilds that hold a configured course, each once."""
         return list(dict.fromkeys(c.guild_id for c in self.settings.courses.values()))
 
+    def serves_guild(self, guild_id: int) -> bool:
+        """Whether this process receives the guild's events (always, when not sharded)."""
+        return True
+
+    def served_courses(self) -> dict[str, CourseSettings]:
+        """The configured courses whose server this process's shards receive.
+
+        Only these are posted and listened to here: a process sees neither the members nor
+        the messages of a server on another process's shard, so that process does them.
+        """
+        return {key: course for key, course in self.settings.courses.items()
+                if self.serves_guild(course.guild_id)}
+
     def command_payload(self, guild_id: int) -> list[dict[str, Any]]:
         """The commands a guild gets, as Discord receives them."""
         guild = discord.Object(guild_id)
@@ -334,8 +347,35 @@ class SeminarBot(commands.Bot):
         return synced
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to."""
+    return (guild_id >> 22) % shard_count
+
+
 class ShardedSeminarBot(SeminarBot, commands.AutoShardedBot):
-    """Seminar's bot over several shards (``discord.shard_count`` in the config)."""
+    """Seminar's bot over several shards (``discord.shard_count`` in the config).
+
+    With ``discord.shard_ids`` this process runs only those shards; other processes, on the
+    same database, run the rest. Each process posts and records only for the courses whose
+    server is on one of its shards, so every process may be given the same course list.
+    """
+
+    async def setup_hook(self) -> None:
+        """Say which courses this process serves, then set up as an unsharded bot does."""
+        served = self.served_courses()
+        others = [key for key in self.settings.courses if key not in served]
+        shards = self.shard_ids if self.shard_ids is not None else range(self.shard_count or 1)
+        log.info("Running shard(s) %s of %s: posting and recording for %s%s.",
+                 ", ".join(map(str, shards)), self.shard_count,
+                 ", ".join(served) or "no course",
+                 f" (the servers of {', '.join(others)} are on other shards)" if others else "")
+        await super().setup_hook()
+
+    def serves_guild(self, guild_id: int) -> bool:
+        """Whether one of this process's shards receives the guild's events."""
+        if self.shard_count is None:  # discord.py asks Discord for the count at start-up
+            return True
+        return self.shard_ids is None or shard_of(guild_id, self.shard_count) in self.shard_ids
 
 
 def create_bot(

@@ -20,7 +20,7 @@ import re
 import socket
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -269,14 +269,15 @@ class PostingCog(commands.Cog, name="Posting"):
     async def run_due(self) -> dt.datetime | None:
         """Do everything due now; when the next thing falls due (None: nothing scheduled)."""
         now = utcnow()
-        courses = self.bot.settings.courses
+        # Another process posts the courses whose server is on its shards (see app.py).
+        courses = self.bot.served_courses()
         notes: dict[str, list[str]] = defaultdict(list)
         wakes: list[dt.datetime] = []
         try:
-            wakes += await self._take_over_stale_claims(now, notes)
+            wakes += await self._take_over_stale_claims(now, courses.keys(), notes)
             for key, course in courses.items():
                 wakes += await self._post_due(key, course, now, notes)
-            lock_wake = await self._lock_due_threads(utcnow())
+            lock_wake = await self._lock_due_threads(utcnow(), courses)
             if lock_wake is not None:
                 wakes.append(lock_wake)
         finally:
@@ -285,14 +286,14 @@ class PostingCog(commands.Cog, name="Posting"):
         return min(wakes) if wakes else None
 
     async def _take_over_stale_claims(
-        self, now: dt.datetime, notes: dict[str, list[str]]
+        self, now: dt.datetime, courses: Collection[str], notes: dict[str, list[str]]
     ) -> list[dt.datetime]:
-        """Complete claims whose process died; the times the others will go stale."""
+        """Complete claims of ``courses`` whose process died; when the others go stale."""
         wakes: list[dt.datetime] = []
         repo = self.repository
         claimed: tuple[PostStatus, ...] = ("claimed",)
         for post in await repo.posts(statuses=claimed):
-            if post.id in self._in_progress or post.course not in self.bot.settings.courses:
+            if post.id in self._in_progress or post.course not in courses:
                 continue
             stale_at = post.claimed_at + self.stale_after
             if stale_at > now:
@@ -746,9 +747,10 @@ class PostingCog(commands.Cog, name="Posting"):
 
     # --- locking at the due time ------------------------------------------------------------
 
-    async def _lock_due_threads(self, now: dt.datetime) -> dt.datetime | None:
+    async def _lock_due_threads(self, now: dt.datetime,
+                                served: Mapping[str, CourseSettings]) -> dt.datetime | None:
         """Lock the threads of lock_at_due courses past their due time; the next due time."""
-        courses = [k for k, c in self.bot.settings.courses.items() if c.lock_at_due]
+        courses = [k for k, c in served.items() if c.lock_at_due]
         if not courses:
             return None
         repo = self.repository

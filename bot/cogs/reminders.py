@@ -229,7 +229,9 @@ class RemindersCog(commands.Cog):
         """(when to remind, course, post) for each posted lesson not yet due, by time."""
         repo = repository_of(self.bot)
         pending = []
-        for key, course in self.bot.settings.courses.items():
+        # A course whose server is on another process's shard is reminded there (its roster
+        # is in that process's cache, not in this one's).
+        for key, course in self.bot.served_courses().items():
             hours = course.reminders.hours_before_due
             if not hours or course.student_role_id is None:
                 continue

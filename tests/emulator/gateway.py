@@ -393,11 +393,16 @@ class Gateway:
 
     # ---- faults ----------------------------------------------------------------------------
 
-    async def drop(self, *, resumable: bool, hold: bool) -> None:
-        """Close every socket; keep the sessions only if resumable; optionally stay down."""
+    async def drop(self, *, resumable: bool, hold: bool, shard_id: int | None = None) -> None:
+        """Close every socket (or one shard's), keeping sessions only if resumable."""
         if hold:
             self.open.clear()
-        for conn in list(self.connections):
+
+        def hit(session: Session | None) -> bool:
+            return shard_id is None or (session is not None and session.shard_id == shard_id)
+
+        dropped = [c for c in self.connections if hit(c.session)]
+        for conn in dropped:
             session = conn.session
             if session is not None:
                 if session.connection is conn:
@@ -406,9 +411,9 @@ class Gateway:
                     self.sessions.pop(session.id, None)
             conn.dead = True
         if not resumable:
-            self.sessions.clear()
-        await asyncio.gather(*(c.close(4000, "dropped by the emulator")
-                               for c in list(self.connections)))
+            for session in [s for s in self.sessions.values() if hit(s)]:
+                self.sessions.pop(session.id, None)
+        await asyncio.gather(*(c.close(4000, "dropped by the emulator") for c in dropped))
         self.emu.notify()
 
     def release(self) -> None:

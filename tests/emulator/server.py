@@ -400,13 +400,15 @@ class DiscordEmulator:
         """Forget every planned fault."""
         self.injections.clear()
 
-    async def drop_gateway(self, resumable: bool = True, *, hold: bool = False) -> None:
-        """Close the gateway sockets. RESUME works afterwards only if resumable.
+    async def drop_gateway(self, resumable: bool = True, *, hold: bool = False,
+                           shard_id: int | None = None) -> None:
+        """Close the gateway sockets (only shard `shard_id`'s, if given).
 
-        With hold=True reconnecting clients get no HELLO until release_gateway(); events
-        that happen meanwhile are buffered (resumable) or lost to the gateway (not).
+        RESUME works afterwards only if resumable. With hold=True reconnecting clients get no
+        HELLO until release_gateway(); events that happen meanwhile are buffered (resumable)
+        or lost to the gateway (not).
         """
-        await self.gateway.drop(resumable=resumable, hold=hold)
+        await self.gateway.drop(resumable=resumable, hold=hold, shard_id=shard_id)
 
     def release_gateway(self) -> None:
         """End an outage started with drop_gateway(hold=True)."""
