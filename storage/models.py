@@ -124,9 +124,9 @@ class Reply(Base):
     __table_args__ = (
         # Cover the per-student summary of a course and of one lesson: counted replies only
         # (partial, WHERE deleted_at IS NULL) and every column the report reads, so the
-        # report never reads the table; the third finds a student's first and last reply
-        # in one seek each, and leads with the student so that PostgreSQL does not scan a
-        # whole course through it (migration 0003).
+        # report never reads the table. The third finds a student's first and last reply in
+        # one seek each, and one student's replies in time order; it leads with the student
+        # so that PostgreSQL does not scan a whole course through it (migration 0003).
         Index(
             "ix_replies_course_report",
             "course",
@@ -145,13 +145,12 @@ class Reply(Base):
             postgresql_where=COUNTED,
         ),
         Index(
-            "ix_replies_author_course_message",
+            "ix_replies_author_course_time",
             "author_id",
             "course",
+            "created_at",
             "message_id",
             "deleted_at",
-            sqlite_where=COUNTED,
-            postgresql_where=COUNTED,
         ),
         Index("ix_replies_post_author", "post_id", "author_id"),
         Index("ix_replies_thread", "thread_id"),

@@ -21,7 +21,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    join,
     or_,
     select,
     update,
@@ -350,9 +349,8 @@ def _summary_statement(
             func.count().filter(and_(substantive, made_before)).label(f"substantive_{i}"),
             func.count().filter(and_(peer, substantive, made_before)).label(f"peer_{i}"),
         ]
-    # The latest reply (largest id: Discord ids grow with time) gives the display name and
-    # the last reply's time; the first reply's time is read in the aggregate, or, with
-    # seek_edges, from the reply with the smallest id.
+    # The first reply's time, and the latest reply (Discord ids grow with time: the largest),
+    # which gives the display name and the last reply's time: from the aggregate, or by seeks.
     if not seek_edges:
         counts += [
             func.min(r.created_at).label("first_at"),
@@ -362,19 +360,11 @@ def _summary_statement(
     if seek_edges:
         totals = select(
             totals,
-            _edge_reply(func.min, totals.c.author_id).label("first_id"),
-            _edge_reply(func.max, totals.c.author_id).label("last_id"),
+            _edge_reply(r.created_at, totals.c.author_id, last=False).label("first_at"),
+            _edge_reply(r.message_id, totals.c.author_id, last=True).label("last_id"),
         ).subquery("totals_and_edges")
     t = totals.c
     last = REPLIES.alias("last_reply")
-    replies_joined = join(totals, last, last.c.message_id == t.last_id)
-    first_at: ColumnElement[dt.datetime]
-    if "first_id" in t:
-        first_reply = REPLIES.alias("first_reply")
-        replies_joined = replies_joined.join(first_reply, first_reply.c.message_id == t.first_id)
-        first_at = first_reply.c.created_at
-    else:
-        first_at = t.first_at
     # The dataclass's fields in order, as Core columns (not ORM attributes): rows come back
     # as plain tuples, without the ORM's per-row work.
     if details:
@@ -389,7 +379,7 @@ def _summary_statement(
             t.lessons,
             t.peer,
             t.late,
-            first_at,
+            t.first_at,
             last.c.created_at,
             t.substantive_peer,
         ]
@@ -403,12 +393,16 @@ def _summary_statement(
             t.questions,
             t.peer,
             t.late,
-            first_at,
+            t.first_at,
             t.substantive_peer,
         ]
     for i in range(cutoffs):
         fields_in_order += [t[f"substantive_{i}"], t[f"peer_{i}"]]
-    return select(*fields_in_order).select_from(replies_joined).order_by(t.author_id)
+    return (
+        select(*fields_in_order)
+        .join_from(totals, last, last.c.message_id == t.last_id)
+        .order_by(t.author_id)
+    )
 
 
 Totals = TypeVar("Totals", StudentSummary, ReportTotals)
@@ -433,15 +427,20 @@ def _totals(
     ]
 
 
-def _edge_reply(edge: Any, author_id: ColumnElement[int]) -> ScalarSelect[int]:
-    """A student's first or last counted reply id in the course: one seek on SQLite.
+def _edge_reply(
+    column: ColumnElement[Any], author_id: ColumnElement[int], *, last: bool
+) -> ScalarSelect[Any]:
+    """``column`` of a student's first (or ``last``) counted reply in the course.
 
-    ``edge`` is ``func.min`` (first) or ``func.max`` (last).
+    One seek in ix_replies_author_course_time (student, course, time, id), on SQLite.
     """
     r = REPLIES.c
+    order = [r.created_at.desc(), r.message_id.desc()] if last else [r.created_at, r.message_id]
     return (
-        select(edge(r.message_id))
-        .where(r.course == bindparam("course"), r.author_id == author_id, r.deleted_at.is_(None))
+        select(column)
+        .where(r.author_id == author_id, r.course == bindparam("course"), r.deleted_at.is_(None))
+        .order_by(*order)
+        .limit(1)
         .scalar_subquery()
     )
 
@@ -1095,10 +1094,10 @@ class Repository:
         params: dict[str, Any] = {"course": course, "min_words": min_words}
         params.update({name: value for name, value in filters.items() if value is not None})
         params.update({f"cutoff_{i}": cutoff for i, cutoff in enumerate(cutoffs)})
-        # On SQLite, min() and max() of every row's id cost a quarter of the whole count:
-        # over a whole course, two seeks per student (ix_replies_author_course_message) find
-        # the first and last reply instead. A lesson, a post or a cut-off time would spoil the
-        # seek, and PostgreSQL runs min() and max() cheaper than two subqueries a student.
+        # On SQLite, min() and max() over every row cost a quarter of the whole count: over a
+        # whole course, two seeks per student (ix_replies_author_course_time) find the first
+        # and last reply instead. A lesson, a post or a cut-off time would spoil the seek, and
+        # PostgreSQL runs min() and max() cheaper than two subqueries a student.
         whole_course = not params.keys() & {"lesson", "post_id", "until"}
         seek_edges = whole_course and self._dialect == "sqlite"
         names = frozenset(name for name in params if not name.startswith("cutoff_"))

@@ -9,7 +9,9 @@ The participation summary reads only replies that are not deleted. Two partial i
 (course, student, ...) and one for a lesson's (course, lesson, student, ...), so the report
 touches neither the table nor deleted replies. Within a student they are ordered by post and
 thread, which makes counting distinct questions and lessons cheaper. A third, narrow one
-(student, course, message id) finds a student's first and last reply in one seek each. It
+(student, course, time, message id, deleted_at) over all replies finds a student's first and
+last counted reply in one seek each, and one student's replies in time order (their data
+export, ``/forget``). It
 leads with the student because, led by the course, it drew PostgreSQL's planner into scanning
 a whole course through it and reading the table for every row (twice as slow).
 
@@ -46,7 +48,7 @@ REPORT_COLUMNS = [
 
 
 def upgrade() -> None:
-    """Create the three partial report indexes, then drop the two they replace."""
+    """Create the three report indexes, then drop the two they replace."""
     where = sa.text(COUNTED)
     op.create_index(
         "ix_replies_course_report",
@@ -63,11 +65,9 @@ def upgrade() -> None:
         postgresql_where=where,
     )
     op.create_index(
-        "ix_replies_author_course_message",
+        "ix_replies_author_course_time",
         "replies",
-        ["author_id", "course", "message_id", "deleted_at"],
-        sqlite_where=where,
-        postgresql_where=where,
+        ["author_id", "course", "created_at", "message_id", "deleted_at"],
     )
     op.drop_index("ix_replies_summary", table_name="replies")
     op.drop_index("ix_replies_course_lesson_author", table_name="replies")
@@ -92,6 +92,6 @@ def downgrade() -> None:
             "message_id",
         ],
     )
-    op.drop_index("ix_replies_author_course_message", table_name="replies")
+    op.drop_index("ix_replies_author_course_time", table_name="replies")
     op.drop_index("ix_replies_lesson_report", table_name="replies")
     op.drop_index("ix_replies_course_report", table_name="replies")
