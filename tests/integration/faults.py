@@ -8,7 +8,6 @@ messages Discord holds.
 from __future__ import annotations
 
 import asyncio
-import collections
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
@@ -159,22 +158,6 @@ def student_messages(emulator: DiscordEmulator, thread_ids: list[int]) -> list[d
     """Every message a member (not a bot) wrote in these threads, as Discord holds them."""
     return [m for t in thread_ids for m in emulator.messages(t)
             if not m["author"].get("bot") and int(m["author"]["id"]) != emulator.bot_user_id]
-
-
-async def assert_recorded_exactly(repo: Repository, emulator: DiscordEmulator,
-                                  thread_ids: list[int]) -> collections.Counter[int]:
-    """Each student message in the threads has one reply record, and there is no other.
-
-    Also per student: the report's reply count is the number of their messages. Returns
-    those counts.
-    """
-    held = student_messages(emulator, thread_ids)
-    replies = await repo.replies(COURSE, include_deleted=True)
-    assert sorted(r.message_id for r in replies) == sorted(int(m["id"]) for m in held)
-    per_student = collections.Counter(int(m["author"]["id"]) for m in held)
-    summary = {s.author_id: s.replies for s in await repo.summary(COURSE)}
-    assert summary == dict(per_student)
-    return per_student
 
 
 async def until(check: Callable[[], Awaitable[T]], seconds: float = 20.0) -> T:
