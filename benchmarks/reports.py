@@ -14,10 +14,8 @@ batches, then edits and deletes through ``mark_edited`` and ``mark_deleted_many`
 are the bot's own. Timed, each next to a hand-written SQL aggregate over the same rows (plain
 SQL text through the same engine: the GROUP BY a person would write for the same numbers):
 
-- the ``/participation`` query for the course and for one lesson, both ways the repository
-  offers it: ``Repository.summary`` (every number it has) and ``Repository.report_totals``
-  (the numbers a report shows); then ``report_totals`` with two checkpoints counted in the
-  same pass;
+- the ``/participation`` query (``Repository.summary``) for the course and for one lesson,
+  then for the course with two checkpoints counted in the same pass;
 - the gradebook CSV as ``seminar export`` builds it (``bot.gradebook.course_report``, then
   ``bot.reports.to_csv``), graded like config.example.yaml, without and with two checkpoints.
 
@@ -56,7 +54,7 @@ from bot import gradebook, reports
 from bot.config import CourseSettings, GradingSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
-from storage.repository import NewReply, ReportTotals, Repository, StudentSummary
+from storage.repository import NewReply, Repository, StudentSummary
 from storage.types import UTCDateTime
 
 COURSE = "hist"
@@ -226,11 +224,6 @@ SELECT author_id,
            AS substantive_peer_replies,
        count(*) FILTER (WHERE late) AS late_replies,
        min(created_at) AS first_reply_at"""
-# What Repository.summary adds to the report's numbers.
-HAND_DETAILS = """,
-       sum(char_count) AS characters,
-       count(DISTINCT post_id) AS lessons,
-       max(created_at) AS last_reply_at"""
 HAND_CHECKPOINT = """,
        count(*) FILTER (WHERE word_count >= :min_words AND created_at < :cutoff_{i})
            AS substantive_{i},
@@ -242,17 +235,16 @@ WHERE course = :course AND deleted_at IS NULL{lesson}
 GROUP BY author_id
 ORDER BY author_id
 """
-TIMES = ("first_reply_at", "last_reply_at")
+TIMES = ("first_reply_at",)
 
 
-def hand_sql(*, details: bool, lesson: bool = False, checkpoints: int = 0) -> TextClause:
+def hand_sql(*, lesson: bool = False, checkpoints: int = 0) -> TextClause:
     """The hand-written aggregate for a course or one lesson, with checkpoint counts.
 
-    ``details``: also what :meth:`Repository.summary` adds to the report's numbers.
     Checkpoint ``i`` counts the substantive replies and substantive peer replies made before
     ``:cutoff_i`` (bound as a UTC time, stored the way the repository stores it).
     """
-    sql = HAND_REPORT + (HAND_DETAILS if details else "")
+    sql = HAND_REPORT
     sql += "".join(HAND_CHECKPOINT.format(i=i) for i in range(checkpoints))
     sql += HAND_FROM.format(lesson=" AND lesson = :lesson" if lesson else "")
     cutoffs = [bindparam(f"cutoff_{i}", type_=UTCDateTime()) for i in range(checkpoints)]
@@ -284,7 +276,7 @@ def hand_numbers(rows: Sequence[Any]) -> list[Numbers]:
 
 
 def repository_numbers(
-    totals: Sequence[StudentSummary | ReportTotals], like: Sequence[Numbers]
+    totals: Sequence[StudentSummary], like: Sequence[Numbers]
 ) -> list[Numbers]:
     """The repository's rows as {field: value}, with the fields the hand-written SQL has."""
     fields = list(like[0]) if like else ["author_id"]
@@ -440,7 +432,7 @@ class Case:
 async def query_case(
     engine: AsyncEngine,
     name: str,
-    ours: Callable[[], Awaitable[Sequence[StudentSummary | ReportTotals]]],
+    ours: Callable[[], Awaitable[Sequence[StudentSummary]]],
     sql: TextClause,
     params: dict[str, Any],
     target_ms: float | None = TARGET_QUERY_MS,
@@ -456,7 +448,7 @@ async def export_case(
 ) -> Case:
     """The CSV export checked cell for cell against the hand-written SQL's numbers."""
     deadlines = reports.checkpoint_deadlines(course.grading, course.zone)
-    sql = hand_sql(details=False, checkpoints=len(deadlines))
+    sql = hand_sql(checkpoints=len(deadlines))
     params = {**base, **{f"cutoff_{i}": d.cutoff for i, d in enumerate(deadlines)}}
     name = f"CSV export, {len(deadlines)} checkpoints"
     hand = hand_numbers(await run_hand(engine, sql, params))
@@ -475,29 +467,19 @@ async def check(engine: AsyncEngine, repo: Repository, lesson: str) -> list[Case
     with_cutoffs = {**base, **{f"cutoff_{i}": c for i, c in enumerate(cutoffs)}}
     return [
         await query_case(
-            engine, "course, summary()",
+            engine, "course",
             lambda: repo.summary(COURSE, min_words=MIN_WORDS),
-            hand_sql(details=True), base,
+            hand_sql(), base,
         ),
         await query_case(
-            engine, "course, report_totals()",
-            lambda: repo.report_totals(COURSE, min_words=MIN_WORDS),
-            hand_sql(details=False), base,
-        ),
-        await query_case(
-            engine, "lesson, summary()",
+            engine, "lesson",
             lambda: repo.summary(COURSE, lesson=lesson, min_words=MIN_WORDS),
-            hand_sql(details=True, lesson=True), in_lesson,
-        ),
-        await query_case(
-            engine, "lesson, report_totals()",
-            lambda: repo.report_totals(COURSE, lesson=lesson, min_words=MIN_WORDS),
-            hand_sql(details=False, lesson=True), in_lesson,
+            hand_sql(lesson=True), in_lesson,
         ),
         await query_case(
             engine, "course + 2 checkpoints",
-            lambda: repo.report_totals(COURSE, min_words=MIN_WORDS, cutoffs=cutoffs),
-            hand_sql(details=False, checkpoints=len(cutoffs)), with_cutoffs, None,
+            lambda: repo.summary(COURSE, min_words=MIN_WORDS, cutoffs=cutoffs),
+            hand_sql(checkpoints=len(cutoffs)), with_cutoffs, None,
         ),
         await export_case(engine, repo, course_settings(False), base),
         await export_case(engine, repo, course_settings(True), base),

@@ -1,14 +1,15 @@
 """Read a course's participation from the database and grade it with :mod:`bot.reports`.
 
 Shared by the teacher and student cogs and by ``seminar export``, so that Discord and the
-command line give the same numbers. Counting is SQL (:meth:`Repository.summary`, one query for
-the scope and one per checkpoint); grading and formatting are :mod:`bot.reports`. No discord.py.
+command line give the same numbers. Counting is SQL (:meth:`Repository.summary`: one query for
+the scope, its checkpoints counted in the same pass); grading and formatting are
+:mod:`bot.reports`. No discord.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 
@@ -27,7 +28,12 @@ async def class_list(repo: Repository, course_key: str) -> dict[int, str]:
     The roster when the course has no student role (and offline, in ``seminar export``):
     a lesson report then lists students of the course who did not reply to that lesson.
     """
-    return {t.author_id: t.author_name for t in await repo.summary(course_key)}
+    return _names(await repo.summary(course_key))
+
+
+def _names(totals: list[StudentSummary]) -> dict[int, str]:
+    """Each student of the summary rows with the name on their latest reply."""
+    return {t.author_id: t.author_name for t in totals}
 
 
 async def course_report(
@@ -44,21 +50,20 @@ async def course_report(
 
     ``roster`` maps student ids to display names (None: no class list is known, and the
     course's past repliers stand in for it). With ``student``, only that student is counted
-    and listed, whatever the roster says.
+    and listed, whatever the roster says. One query, checkpoints included; a lesson's report
+    without a roster takes a second one for the course's class list.
     """
     grading = course.grading
+    deadlines = reports.checkpoint_deadlines(grading, course.zone)
+    totals = await repo.summary(course_key, lesson=lesson, author_id=student,
+                                min_words=grading.min_words,
+                                cutoffs=[d.cutoff for d in deadlines])
     if roster is None:
-        roster = await class_list(repo, course_key)
+        # Over the whole course, the rows are the class list (or the student's part of it).
+        roster = _names(totals) if lesson is None else await class_list(repo, course_key)
     if student is not None:
         roster = {student: roster[student]} if student in roster else {}
-    totals = await repo.summary(course_key, lesson=lesson, author_id=student,
-                                min_words=grading.min_words)
-    checkpoints: list[reports.CheckpointTotals] = []
-    for deadline in reports.checkpoint_deadlines(grading, course.zone):
-        before = await repo.summary(course_key, lesson=lesson, author_id=student,
-                                    until=deadline.cutoff, min_words=grading.min_words)
-        checkpoints.append((deadline, before))
-    return reports.summarise(totals, roster, grading, checkpoints, now=now)
+    return reports.summarise(totals, roster, grading, deadlines, now=now)
 
 
 async def student_stats(
@@ -72,22 +77,12 @@ async def student_stats(
 ) -> reports.StudentStats:
     """One student's own numbers over the course, and per posted lesson (``/mystats``)."""
     grading = course.grading
-    totals = await _one(repo.summary(course_key, author_id=user_id,
-                                     min_words=grading.min_words))
-    checkpoints = []
-    for deadline in reports.checkpoint_deadlines(grading, course.zone):
-        before = await _one(repo.summary(course_key, author_id=user_id, until=deadline.cutoff,
-                                         min_words=grading.min_words))
-        checkpoints.append((deadline, before))
+    deadlines = reports.checkpoint_deadlines(grading, course.zone)
+    rows = await repo.summary(course_key, author_id=user_id, min_words=grading.min_words,
+                              cutoffs=[d.cutoff for d in deadlines])
     lessons = await repo.lesson_totals(course_key, author_id=user_id)
-    return reports.student_stats(user_id, display_name, totals, grading, checkpoints, lessons,
-                                 now=now)
-
-
-async def _one(rows: Awaitable[list[StudentSummary]]) -> StudentSummary | None:
-    """The only row of a one-student summary, or None when they have no reply."""
-    found = await rows
-    return found[0] if found else None
+    return reports.student_stats(user_id, display_name, rows[0] if rows else None, grading,
+                                 deadlines, lessons, now=now)
 
 
 async def lesson_chart_counts(repo: Repository, course_key: str) -> dict[str, int]:

@@ -1,9 +1,10 @@
 """Per-student participation numbers -> graded summaries, a gradebook CSV, a chart and text.
 
 Pure: no discord.py, no SQLAlchemy. The counting itself happens once, in SQL
-(``storage.repository.Repository.summary``: one row of totals per student who replied, see
-:class:`AuthorTotals`). This module combines those rows with the roster (who has not replied),
-grades them (:class:`~bot.config.GradingSettings`), and formats them: :func:`table_pages`,
+(``storage.repository.Repository.summary``: one row of totals per student who replied, with
+each checkpoint's counts from the same pass, see :class:`AuthorTotals`). This module combines
+those rows with the roster (who has not replied), grades them
+(:class:`~bot.config.GradingSettings`), and formats them: :func:`table_pages`,
 :func:`to_csv`, :func:`chart_png`, :func:`stats_text` (``/mystats``) and :func:`reminder_texts`.
 :mod:`bot.gradebook` runs the queries and calls these.
 
@@ -71,8 +72,22 @@ CHART_NAME_WIDTH = 24
 MIN_PAGE_CHARS = 200
 
 
+class CutoffTotals(Protocol):
+    """A student's substantive replies and substantive peer replies made before ``cutoff``."""
+
+    @property
+    def cutoff(self) -> dt.datetime: ...
+    @property
+    def substantive_replies(self) -> int: ...
+    @property
+    def substantive_peer_replies(self) -> int: ...
+
+
 class AuthorTotals(Protocol):
-    """One student's totals over the replies in scope, as the SQL summary returns them."""
+    """One student's totals over the replies in scope, as the SQL summary returns them.
+
+    ``before`` has the counts before each checkpoint's cutoff, in the checkpoints' order.
+    """
 
     @property
     def author_id(self) -> int: ...
@@ -94,6 +109,8 @@ class AuthorTotals(Protocol):
     def late_replies(self) -> int: ...
     @property
     def first_reply_at(self) -> dt.datetime: ...
+    @property
+    def before(self) -> Sequence[CutoffTotals]: ...
 
 
 class LessonCount(Protocol):
@@ -118,10 +135,6 @@ class CheckpointDeadline:
     def cutoff(self) -> dt.datetime:
         """The end of the deadline's minute: "by 23:59" takes a reply at 23:59:59."""
         return self.due_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-
-
-#: A checkpoint and the totals of the replies made before its cutoff (one SQL summary).
-CheckpointTotals = tuple[CheckpointDeadline, Iterable[AuthorTotals]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,11 +214,28 @@ def checkpoint_deadlines(grading: GradingSettings, zone: ZoneInfo) -> list[Check
     return [CheckpointDeadline(c, local_to_utc(c.by, zone)) for c in grading.checkpoints]
 
 
-def checkpoint_met(checkpoint: Checkpoint, totals: AuthorTotals | None) -> bool:
-    """Whether a student's totals before a checkpoint's cutoff meet it (substantive only)."""
-    replies = totals.substantive_replies if totals is not None else 0
-    peers = totals.substantive_peer_replies if totals is not None else 0
+def checkpoint_met(checkpoint: Checkpoint, before: CutoffTotals | None) -> bool:
+    """Whether a student's counts before a checkpoint's cutoff meet it (substantive only)."""
+    replies = before.substantive_replies if before is not None else 0
+    peers = before.substantive_peer_replies if before is not None else 0
     return replies >= checkpoint.replies and peers >= checkpoint.peer_replies
+
+
+def _counts_before(
+    totals: AuthorTotals | None, deadlines: Sequence[CheckpointDeadline]
+) -> Sequence[CutoffTotals | None]:
+    """A student's counts before each deadline's cutoff (None each: no reply at all).
+
+    The counts must be those of these deadlines, in order: a row counted for other cut-offs
+    would grade the wrong replies, so it is refused rather than graded.
+    """
+    if totals is None:
+        return [None] * len(deadlines)
+    cutoffs = [counts.cutoff for counts in totals.before]
+    if cutoffs != [deadline.cutoff for deadline in deadlines]:
+        raise ValueError(f"totals of {totals.author_id} were counted before {cutoffs}, not "
+                         f"before the cutoffs of the {len(deadlines)} checkpoint(s) graded")
+    return totals.before
 
 
 def _name_key(name: str) -> str:
@@ -225,18 +255,18 @@ def _grade(
     status: Status,
     totals: AuthorTotals | None,
     grading: GradingSettings,
-    checkpoints: Sequence[tuple[CheckpointDeadline, Mapping[int, AuthorTotals]]],
+    deadlines: Sequence[CheckpointDeadline],
     now: dt.datetime | None,
 ) -> StudentSummary:
-    """One student's summary from their totals (None: no reply) and the checkpoint totals."""
+    """One student's summary from their totals (None: no reply), checkpoints included."""
     results = tuple(
         CheckpointResult(
             name=deadline.checkpoint.name,
             due_at=deadline.due_at,
-            met=checkpoint_met(deadline.checkpoint, by_author.get(user_id)),
+            met=checkpoint_met(deadline.checkpoint, before),
             open=now is not None and now < deadline.cutoff,
         )
-        for deadline, by_author in checkpoints
+        for deadline, before in zip(deadlines, _counts_before(totals, deadlines), strict=True)
     )
     if totals is None:
         return StudentSummary(user_id, name, status,
@@ -267,7 +297,7 @@ def summarise(
     totals: Iterable[AuthorTotals],
     roster: Mapping[int, str] | None,
     grading: GradingSettings,
-    checkpoints: Sequence[CheckpointTotals] = (),
+    deadlines: Sequence[CheckpointDeadline] = (),
     *,
     now: dt.datetime | None = None,
 ) -> list[StudentSummary]:
@@ -277,12 +307,12 @@ def summarise(
     ``roster`` maps each student's user id to their current display name (members with the
     course's student role); with ``None``, nobody is reported missing. Authors not on a
     given roster (a student who left, a teacher who joined in) are listed as ``off-roster``
-    so the teacher can decide. ``checkpoints`` pairs each deadline with the totals of the
-    replies made before its cutoff, in the same scope. ``now`` (UTC) marks checkpoints whose
-    deadline is still ahead as ``open``; without it every deadline is judged as passed.
+    so the teacher can decide. ``deadlines`` are the checkpoints graded: each row's
+    ``before`` holds its counts before their cutoffs, in their order. ``now`` (UTC) marks
+    checkpoints whose deadline is still ahead as ``open``; without it every deadline is judged
+    as passed.
     """
     replied = _by_author(totals)
-    before = [(deadline, _by_author(rows)) for deadline, rows in checkpoints]
     people = set(roster or {}) | set(replied)
     summaries = []
     for user_id in people:
@@ -296,7 +326,7 @@ def summarise(
         else:
             status = "replied"
         summaries.append(_grade(user_id, name or str(user_id), status, found, grading,
-                                before, now))
+                                deadlines, now))
     summaries.sort(key=_sort_key)
     return summaries
 
@@ -306,23 +336,22 @@ def student_stats(
     display_name: str,
     totals: AuthorTotals | None,
     grading: GradingSettings,
-    checkpoints: Sequence[tuple[CheckpointDeadline, AuthorTotals | None]] = (),
+    deadlines: Sequence[CheckpointDeadline] = (),
     lessons: Iterable[LessonCount] = (),
     *,
     now: dt.datetime | None = None,
 ) -> StudentStats:
     """One student's own numbers for ``/mystats``: nobody else's totals are ever passed in.
 
-    ``totals`` is the student's SQL summary row (None: no reply yet); ``checkpoints`` pairs
-    each deadline with their row before its cutoff; ``lessons`` are the course's posted
-    lessons with the student's replies to each (zero where they did not reply).
+    ``totals`` is the student's SQL summary row (None: no reply yet), with their counts
+    before each of ``deadlines``' cutoffs; ``lessons`` are the course's posted lessons with
+    the student's replies to each (zero where they did not reply).
     """
     if totals is not None and totals.author_id != user_id:
         raise ValueError(f"totals of {totals.author_id} given for student {user_id}")
-    before = [(d, {user_id: t} if t is not None else {}) for d, t in checkpoints]
     has_replied = totals is not None and totals.replies > 0
     summary = _grade(user_id, display_name, "replied" if has_replied else "missing",
-                     totals if has_replied else None, grading, before, now)
+                     totals if has_replied else None, grading, deadlines, now)
     lines = tuple(LessonLine(c.lesson, c.replies, c.words) for c in lessons)
     return StudentStats(summary, lines)
 

@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from sqlalchemy import (
     ColumnElement,
@@ -150,10 +150,11 @@ class ReplyRecord:
 class StudentSummary:
     """One student's participation over the replies asked for (deleted replies excluded).
 
-    ``author_name`` is the name on the student's latest reply; ``questions_answered``
-    counts distinct question threads; ``peer_replies`` counts replies to another student,
-    ``substantive_peer_replies`` those of them that are also substantive. ``before`` holds
-    the counts before each cut-off asked for (checkpoints), in the order asked.
+    What a participation report and the gradebook show: ``author_name`` is the name on the
+    student's latest reply; ``questions_answered`` counts distinct question threads;
+    ``peer_replies`` counts replies to another student, ``substantive_peer_replies`` those of
+    them that are also substantive. ``before`` holds the counts before each cut-off asked for
+    (checkpoints), in the order asked.
     """
 
     author_id: int
@@ -161,13 +162,10 @@ class StudentSummary:
     replies: int
     substantive_replies: int
     words: int
-    characters: int
     questions_answered: int
-    lessons: int
     peer_replies: int
     late_replies: int
     first_reply_at: dt.datetime
-    last_reply_at: dt.datetime
     substantive_peer_replies: int = 0
     before: tuple[CutoffCounts, ...] = ()
 
@@ -183,27 +181,6 @@ class CutoffCounts:
     cutoff: dt.datetime
     substantive_replies: int
     substantive_peer_replies: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReportTotals:
-    """The numbers a participation report and the gradebook show for one student.
-
-    :class:`StudentSummary` without ``characters``, ``lessons`` and ``last_reply_at``, which
-    no report shows and which cost a fifth of the count (:meth:`Repository.report_totals`).
-    """
-
-    author_id: int
-    author_name: str
-    replies: int
-    substantive_replies: int
-    words: int
-    questions_answered: int
-    peer_replies: int
-    late_replies: int
-    first_reply_at: dt.datetime
-    substantive_peer_replies: int
-    before: tuple[CutoffCounts, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,15 +279,15 @@ REPLIES = Reply.__table__
 
 @functools.cache
 def _summary_statement(
-    filters: frozenset[str], seek_edges: bool, cutoffs: int, details: bool
+    filters: frozenset[str], seek_edges: bool, cutoffs: int
 ) -> Select[*tuple[Any, ...]]:
     """The summary query for one set of filters, built once; values are bound at execution.
 
     ``filters`` names the bound parameters: always ``course`` and ``min_words``; ``lesson``,
     ``post_id``, ``author_id`` and ``until`` when the summary is narrowed by them, and
     ``cutoff_0`` ... for ``cutoffs`` cut-off times. With ``seek_edges`` (a whole course on
-    SQLite), each student's first and last reply are found by a seek. Columns come in the
-    order of :class:`StudentSummary`'s fields (``details``) or :class:`ReportTotals`'.
+    SQLite), each student's first and latest reply are found by a seek. Columns come in the
+    order of :class:`StudentSummary`'s fields, then two per cut-off.
     """
     r = REPLIES.c
     conditions: list[ColumnElement[bool]] = [
@@ -328,6 +305,7 @@ def _summary_statement(
     # A reply to nobody has reply_to_author_id NULL, and NULL <> x is not true: not a peer.
     peer = r.reply_to_author_id != r.author_id
     substantive = r.word_count >= bindparam("min_words")
+    # Only what a report shows: each further number costs 4-9 ms over a 120k-reply course.
     counts: list[Any] = [
         r.author_id.label("author_id"),
         func.count().label("replies"),
@@ -338,11 +316,6 @@ def _summary_statement(
         func.count().filter(r.late).label("late"),
         func.count().filter(and_(peer, substantive)).label("substantive_peer"),
     ]
-    if details:
-        counts += [
-            func.sum(r.char_count).label("characters"),
-            func.count(r.post_id.distinct()).label("lessons"),
-        ]
     for i in range(cutoffs):
         made_before = r.created_at < bindparam(f"cutoff_{i}")
         counts += [
@@ -350,7 +323,7 @@ def _summary_statement(
             func.count().filter(and_(peer, substantive, made_before)).label(f"peer_{i}"),
         ]
     # The first reply's time, and the latest reply (Discord ids grow with time: the largest),
-    # which gives the display name and the last reply's time: from the aggregate, or by seeks.
+    # which gives the display name: from the aggregate, or by seeks.
     if not seek_edges:
         counts += [
             func.min(r.created_at).label("first_at"),
@@ -367,35 +340,18 @@ def _summary_statement(
     last = REPLIES.alias("last_reply")
     # The dataclass's fields in order, as Core columns (not ORM attributes): rows come back
     # as plain tuples, without the ORM's per-row work.
-    if details:
-        fields_in_order = [
-            t.author_id,
-            last.c.author_name,
-            t.replies,
-            t.substantive,
-            t.words,
-            t.characters,
-            t.questions,
-            t.lessons,
-            t.peer,
-            t.late,
-            t.first_at,
-            last.c.created_at,
-            t.substantive_peer,
-        ]
-    else:
-        fields_in_order = [
-            t.author_id,
-            last.c.author_name,
-            t.replies,
-            t.substantive,
-            t.words,
-            t.questions,
-            t.peer,
-            t.late,
-            t.first_at,
-            t.substantive_peer,
-        ]
+    fields_in_order = [
+        t.author_id,
+        last.c.author_name,
+        t.replies,
+        t.substantive,
+        t.words,
+        t.questions,
+        t.peer,
+        t.late,
+        t.first_at,
+        t.substantive_peer,
+    ]
     for i in range(cutoffs):
         fields_in_order += [t[f"substantive_{i}"], t[f"peer_{i}"]]
     return (
@@ -405,19 +361,16 @@ def _summary_statement(
     )
 
 
-Totals = TypeVar("Totals", StudentSummary, ReportTotals)
-
-
-def _totals(
-    kind: type[Totals], rows: Iterable[Sequence[Any]], cutoffs: Sequence[dt.datetime]
-) -> list[Totals]:
-    """Summary rows as ``kind``; their last columns, if any, are the cut-off counts."""
+def _summaries(
+    rows: Iterable[Sequence[Any]], cutoffs: Sequence[dt.datetime]
+) -> list[StudentSummary]:
+    """Summary rows as :class:`StudentSummary`; their last columns are the cut-off counts."""
     if not cutoffs:
-        return [kind(*row) for row in rows]
-    width = len(fields(kind)) - 1  # every field but ``before``
+        return [StudentSummary(*row) for row in rows]
+    width = len(fields(StudentSummary)) - 1  # every field but ``before``
     return [
         replace(
-            kind(*row[:width]),
+            StudentSummary(*row[:width]),
             before=tuple(
                 CutoffCounts(cutoff, row[width + 2 * i], row[width + 2 * i + 1])
                 for i, cutoff in enumerate(cutoffs)
@@ -1046,64 +999,24 @@ class Repository:
         Counts only replies not deleted; with ``until``, only replies made before it;
         ``substantive_replies`` counts replies of at least ``min_words`` words. For each of
         ``cutoffs`` (checkpoints), ``before`` has the substantive replies and substantive
-        peer replies made before it, counted in the same pass: one query however many
-        checkpoints. Students with no reply are absent: the caller knows the class list.
+        peer replies made before it, counted in the same pass: a report, checkpoints and all,
+        is one scan of the course (or lesson) report index. Students with no reply are
+        absent: the caller knows the class list.
         """
-        return _totals(
-            StudentSummary,
-            await self._summary_rows(
-                course, min_words, cutoffs, details=True,
-                lesson=lesson, post_id=post_id, author_id=author_id, until=until,
-            ),
-            cutoffs,
-        )
-
-    async def report_totals(
-        self,
-        course: str,
-        *,
-        lesson: str | None = None,
-        author_id: int | None = None,
-        min_words: int = 0,
-        cutoffs: Sequence[dt.datetime] = (),
-    ) -> list[ReportTotals]:
-        """What a participation report or the gradebook shows per student, in one query.
-
-        The numbers of :meth:`summary` (same filters and meaning) that reports show, with each
-        checkpoint's counts (``cutoffs``) from the same pass: a course's report, checkpoints
-        and all, is one scan of the course report index.
-        """
-        return _totals(
-            ReportTotals,
-            await self._summary_rows(
-                course, min_words, cutoffs, details=False, lesson=lesson, author_id=author_id
-            ),
-            cutoffs,
-        )
-
-    async def _summary_rows(
-        self,
-        course: str,
-        min_words: int,
-        cutoffs: Sequence[dt.datetime],
-        *,
-        details: bool,
-        **filters: Any,
-    ) -> list[Sequence[Any]]:
-        """Run the summary query for the filters given (None: not filtered by it)."""
         params: dict[str, Any] = {"course": course, "min_words": min_words}
-        params.update({name: value for name, value in filters.items() if value is not None})
-        params.update({f"cutoff_{i}": cutoff for i, cutoff in enumerate(cutoffs)})
+        narrowed = {"lesson": lesson, "post_id": post_id, "author_id": author_id, "until": until}
+        params.update({name: value for name, value in narrowed.items() if value is not None})
         # On SQLite, min() and max() over every row cost a quarter of the whole count: over a
         # whole course, two seeks per student (ix_replies_author_course_time) find the first
-        # and last reply instead. A lesson, a post or a cut-off time would spoil the seek, and
-        # PostgreSQL runs min() and max() cheaper than two subqueries a student.
+        # and latest reply instead. A lesson, a post or a cut-off time would spoil the seek,
+        # and PostgreSQL runs min() and max() cheaper than two subqueries a student.
         whole_course = not params.keys() & {"lesson", "post_id", "until"}
         seek_edges = whole_course and self._dialect == "sqlite"
-        names = frozenset(name for name in params if not name.startswith("cutoff_"))
-        stmt = _summary_statement(names, seek_edges, len(cutoffs), details)
+        stmt = _summary_statement(frozenset(params), seek_edges, len(cutoffs))
+        params.update({f"cutoff_{i}": cutoff for i, cutoff in enumerate(cutoffs)})
         async with self._sessions() as session:
-            return list(await session.execute(stmt, params))
+            rows = await session.execute(stmt, params)
+            return _summaries(rows, cutoffs)
 
     async def lesson_totals(
         self, course: str, *, author_id: int | None = None

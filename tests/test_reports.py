@@ -8,6 +8,7 @@ import io
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,7 +32,7 @@ from bot.reports import (
     table_pages,
     to_csv,
 )
-from storage.repository import LessonTotal
+from storage.repository import CutoffCounts, LessonTotal
 from storage.repository import StudentSummary as Totals
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -54,35 +55,36 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
     return dt.datetime(2026, 3, day, hour, minute, second, tzinfo=UTC)
 
 
+FIRST_REPLY, PEER_REPLY = checkpoint_deadlines(GRADING, NEW_YORK)
+DEADLINES = [FIRST_REPLY, PEER_REPLY]
+
+
 def totals(author: int, name: str, replies: int, substantive: int, words: int, questions: int,
-           peer: int, substantive_peer: int, late: int, first: dt.datetime) -> Totals:
-    """A row as the SQL summary returns it (the real storage type)."""
+           peer: int, substantive_peer: int, late: int, first: dt.datetime,
+           before: tuple[tuple[int, int], ...] = ()) -> Totals:
+    """A row as the SQL summary returns it (the real storage type).
+
+    ``before``: (substantive replies, substantive peer replies) before each of DEADLINES.
+    """
+    counts = tuple(CutoffCounts(d.cutoff, *c) for d, c in zip(DEADLINES, before, strict=False))
     return Totals(author_id=author, author_name=name, replies=replies,
-                  substantive_replies=substantive, words=words, characters=words * 6,
-                  questions_answered=questions, lessons=1, peer_replies=peer,
-                  late_replies=late, first_reply_at=first, last_reply_at=first,
-                  substantive_peer_replies=substantive_peer)
+                  substantive_replies=substantive, words=words, questions_answered=questions,
+                  peer_replies=peer, late_replies=late, first_reply_at=first,
+                  substantive_peer_replies=substantive_peer, before=counts)
 
 
 # The course's totals: Alice replied at exactly the first checkpoint's minute, bob half an
-# hour after local noon (EDT), Élodie a minute early; a teacher joined in.
-ALICE = totals(1, "Alice", 3, 2, 55, 2, 2, 1, 1, at(8, 16))
-BOB = totals(2, "bob", 2, 1, 15, 2, 1, 1, 0, at(8, 16, 30))
-ELODIE = totals(3, "Élodie", 1, 1, 10, 1, 0, 0, 0, at(8, 15, 59))
-TOM = totals(99, "Teacher Tom", 1, 1, 50, 1, 0, 0, 0, at(8, 14))
+# hour after local noon (EDT), Élodie a minute early; a teacher joined in. ``before``: what
+# the SQL summary counts before each checkpoint's cutoff (bob: nothing by the first).
+ALICE = totals(1, "Alice", 3, 2, 55, 2, 2, 1, 1, at(8, 16), before=((1, 0), (2, 1)))
+BOB = totals(2, "bob", 2, 1, 15, 2, 1, 1, 0, at(8, 16, 30), before=((0, 0), (1, 1)))
+ELODIE = totals(3, "Élodie", 1, 1, 10, 1, 0, 0, 0, at(8, 15, 59), before=((1, 0), (1, 0)))
+TOM = totals(99, "Teacher Tom", 1, 1, 50, 1, 0, 0, 0, at(8, 14), before=((1, 0), (1, 0)))
 TOTALS = [ALICE, BOB, ELODIE, TOM]
-# What the SQL summary returns before each checkpoint's cutoff.
-FIRST_REPLY, PEER_REPLY = checkpoint_deadlines(GRADING, NEW_YORK)
-CHECKPOINTS = [
-    (FIRST_REPLY, [totals(1, "Alice", 1, 1, 20, 1, 0, 0, 0, at(8, 16)),
-                   totals(3, "Élodie", 1, 1, 10, 1, 0, 0, 0, at(8, 15, 59)),
-                   totals(99, "Teacher Tom", 1, 1, 50, 1, 0, 0, 0, at(8, 14))]),
-    (PEER_REPLY, TOTALS),
-]
 
 
 def report(**kwargs: object) -> list[StudentSummary]:
-    return summarise(TOTALS, ROSTER, GRADING, CHECKPOINTS, **kwargs)  # type: ignore[arg-type]
+    return summarise(TOTALS, ROSTER, GRADING, DEADLINES, **kwargs)  # type: ignore[arg-type]
 
 
 def by_id(summaries: list[StudentSummary]) -> dict[int, StudentSummary]:
@@ -120,11 +122,21 @@ def test_checkpoints_around_the_deadline_in_a_dst_zone() -> None:
 
 def test_short_replies_do_not_meet_a_checkpoint() -> None:
     # Replies before the cutoff, but none substantive (the SQL counted them with min_words).
-    short = totals(1, "Alice", 2, 0, 8, 1, 1, 0, 0, at(8, 15))
     deadline = CheckpointDeadline(GRADING.checkpoints[0], at(8, 16))
-    [alice] = summarise([short], {1: "Alice"}, GRADING, [(deadline, [short])])
+    short = replace(totals(1, "Alice", 2, 0, 8, 1, 1, 0, 0, at(8, 15)),
+                    before=(CutoffCounts(deadline.cutoff, 0, 0),))
+    [alice] = summarise([short], {1: "Alice"}, GRADING, [deadline])
     assert [c.state for c in alice.checkpoints] == ["not met"]
     assert (alice.replies, alice.substantive_replies) == (2, 0)
+
+
+def test_totals_counted_for_other_cutoffs_are_refused_not_graded() -> None:
+    # ALICE was counted before both deadlines: graded against the second alone, her first
+    # checkpoint's counts would be read as the second's.
+    with pytest.raises(ValueError, match="totals of 1 were counted before"):
+        summarise([ALICE], ROSTER, GRADING, [PEER_REPLY])
+    with pytest.raises(ValueError, match="totals of 2 were counted before"):
+        student_stats(2, "bob", BOB, GRADING, [PEER_REPLY, FIRST_REPLY])
 
 
 def test_checkpoint_still_ahead_is_open() -> None:
@@ -165,7 +177,7 @@ def test_a_lesson_scope_lists_roster_students_without_a_reply_to_it() -> None:
 
 
 def test_without_a_roster_nobody_is_missing() -> None:
-    summaries = summarise(TOTALS, None, GRADING)
+    summaries = summarise(TOTALS, None, GRADING, DEADLINES)
     assert [s.user_id for s in summaries] == [1, 2, 3, 99]
     assert {s.status for s in summaries} == {"replied"}
 
@@ -179,8 +191,7 @@ def test_roster_name_wins_over_the_name_at_reply_time() -> None:
 def test_student_stats_show_only_that_student() -> None:
     lessons = [LessonTotal("l1", at(1, 9), 1, 1, 12), LessonTotal("l2", at(2, 9), 1, 1, 3),
                LessonTotal("l3", at(3, 9), 0, 0, 0)]
-    stats = student_stats(2, "bob", BOB, GRADING,
-                          [(FIRST_REPLY, None), (PEER_REPLY, BOB)], lessons)
+    stats = student_stats(2, "bob", BOB, GRADING, DEADLINES, lessons)
     mine = stats.summary
     assert (mine.user_id, mine.display_name, mine.replies, mine.words) == (2, "bob", 2, 15)
     assert [c.state for c in mine.checkpoints] == ["not met", "met"]
@@ -192,7 +203,8 @@ def test_student_stats_show_only_that_student() -> None:
 
 def test_mystats_text_shows_own_numbers_lessons_and_rules() -> None:
     lessons = [LessonTotal("rome", at(1, 9), 2, 1, 40), LessonTotal("greece", at(2, 9), 0, 0, 0)]
-    stats = student_stats(1, "Alice", ALICE, GRADING, [(FIRST_REPLY, ALICE)], lessons)
+    alice = replace(ALICE, before=ALICE.before[:1])  # counted for the first checkpoint only
+    stats = student_stats(1, "Alice", alice, GRADING, [FIRST_REPLY], lessons)
     text = stats_text(stats, "History **101**", {"rome": "Rome _and_ Empire"})
     assert text.split("\n") == [
         "**Your participation in History \\*\\*101\\*\\***",
@@ -205,7 +217,7 @@ def test_mystats_text_shows_own_numbers_lessons_and_rules() -> None:
 
 
 def test_mystats_for_someone_who_has_not_replied_is_one_friendly_sentence() -> None:
-    stats = student_stats(4, "Zed", None, GRADING, [(FIRST_REPLY, None)])
+    stats = student_stats(4, "Zed", None, GRADING, [FIRST_REPLY])
     assert stats.summary.status == "missing"
     assert (stats.summary.display_name, stats.summary.replies) == ("Zed", 0)
     text = stats_text(stats, "History 101")
@@ -216,7 +228,7 @@ def test_mystats_for_someone_who_has_not_replied_is_one_friendly_sentence() -> N
 
 def test_mystats_with_many_lessons_fits_one_message() -> None:
     lessons = [LessonTotal(f"lesson-{i}", at(1, 9), i % 3, 1, 7 * i) for i in range(200)]
-    stats = student_stats(1, "Alice", ALICE, GRADING, (), lessons)
+    stats = student_stats(1, "Alice", ALICE, GRADING, DEADLINES, lessons)
     text = stats_text(stats, "History 101")
     assert len(text) <= 2000
     assert text.endswith("more lessons")

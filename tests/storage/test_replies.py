@@ -207,19 +207,16 @@ async def test_course_summary_counts_each_student_exactly(database: TestDatabase
     assert summary == [
         StudentSummary(
             author_id=ALICE, author_name="Alice B.", replies=3, substantive_replies=2,
-            words=33, characters=198, questions_answered=3, lessons=2, peer_replies=1,
-            late_replies=1, first_reply_at=T0 + HOUR,
-            last_reply_at=T0 + dt.timedelta(days=8, hours=72),
+            words=33, questions_answered=3, peer_replies=1, late_replies=1,
+            first_reply_at=T0 + HOUR,
         ),
         StudentSummary(
             author_id=BOB, author_name="Bob", replies=2, substantive_replies=2, words=12,
-            characters=72, questions_answered=1, lessons=1, peer_replies=0, late_replies=0,
-            first_reply_at=T0 + 2 * HOUR, last_reply_at=T0 + 4 * HOUR,
+            questions_answered=1, peer_replies=0, late_replies=0, first_reply_at=T0 + 2 * HOUR,
         ),
         StudentSummary(
             author_id=CAROL, author_name="Carol", replies=1, substantive_replies=0, words=4,
-            characters=24, questions_answered=1, lessons=1, peer_replies=1, late_replies=0,
-            first_reply_at=T0 + 6 * HOUR, last_reply_at=T0 + 6 * HOUR,
+            questions_answered=1, peer_replies=1, late_replies=0, first_reply_at=T0 + 6 * HOUR,
         ),
     ]
 

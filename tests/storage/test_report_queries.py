@@ -1,6 +1,5 @@
-"""The participation summary's reshaped query: checkpoint counts in one pass, the report's own
-numbers alone (report_totals), first and last replies found by index seek or by min/max alike,
-and the 0003 report indexes migrating both ways.
+"""The participation summary's reshaped query: checkpoint counts in one pass, first and latest
+replies found by index seek or by min/max alike, and the 0003 report indexes migrating both ways.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from alembic import command
 from sqlalchemy import Connection
 
 from storage.migrate import alembic_config, current_revision, head_revision
-from storage.repository import CutoffCounts, ReportTotals, Repository, StudentSummary
+from storage.repository import CutoffCounts, Repository
 from tests.databases import TestDatabase
 from tests.storage.test_replies import GUILD, HOUR, T0, new_reply, post_lesson
 
@@ -96,24 +95,7 @@ async def test_cutoffs_work_for_a_lesson_and_a_student_too(database: TestDatabas
     assert await repo.summary("bio", cutoffs=[]) == await repo.summary("bio")
 
 
-def _shown(summary: StudentSummary) -> ReportTotals:
-    """The numbers of a full summary that a report shows."""
-    return ReportTotals(
-        author_id=summary.author_id,
-        author_name=summary.author_name,
-        replies=summary.replies,
-        substantive_replies=summary.substantive_replies,
-        words=summary.words,
-        questions_answered=summary.questions_answered,
-        peer_replies=summary.peer_replies,
-        late_replies=summary.late_replies,
-        first_reply_at=summary.first_reply_at,
-        substantive_peer_replies=summary.substantive_peer_replies,
-        before=summary.before,
-    )
-
-
-async def test_report_totals_are_the_summarys_numbers_a_report_shows(
+async def test_a_summary_counts_what_a_report_shows_in_every_scope(
     database: TestDatabase,
 ) -> None:
     repo = database.repo
@@ -122,18 +104,25 @@ async def test_report_totals_are_the_summarys_numbers_a_report_shows(
     cutoffs = [T0 + 12 * HOUR, T0 + 30 * DAY]
 
     for lesson, author in ((None, None), ("cells", None), (None, BEN), ("genes", CAT)):
-        full = await repo.summary("bio", lesson=lesson, author_id=author, min_words=20,
+        rows = await repo.summary("bio", lesson=lesson, author_id=author, min_words=20,
                                   cutoffs=cutoffs)
-        shown = await repo.report_totals("bio", lesson=lesson, author_id=author, min_words=20,
-                                         cutoffs=cutoffs)
-        assert shown == [_shown(s) for s in full], (lesson, author)
-        assert shown != []
-    [ann] = await repo.report_totals("bio", author_id=ANN, min_words=20)
+        assert rows != [], (lesson, author)
+        # Each checkpoint's counts are those of the same scope cut off with ``until``.
+        for i, cutoff in enumerate(cutoffs):
+            alone = await repo.summary("bio", lesson=lesson, author_id=author, min_words=20,
+                                       until=cutoff)
+            counted = {s.author_id: (s.substantive_replies, s.substantive_peer_replies)
+                       for s in alone}
+            assert {
+                r.author_id: (r.before[i].substantive_replies, r.before[i].substantive_peer_replies)
+                for r in rows
+            } == {r.author_id: counted.get(r.author_id, (0, 0)) for r in rows}, (lesson, author)
+    [ann] = await repo.summary("bio", author_id=ANN, min_words=20)
     assert (ann.author_name, ann.replies, ann.substantive_replies) == ("Ann R.", 3, 2)
     assert ann.words == 84
     assert (ann.questions_answered, ann.peer_replies, ann.substantive_peer_replies) == (3, 2, 1)
     assert (ann.late_replies, ann.first_reply_at, ann.before) == (0, T0 + HOUR, ())
-    assert await repo.report_totals("nobody") == []
+    assert await repo.summary("nobody") == []
 
 
 async def test_first_and_last_reply_skip_deleted_ones_in_course_and_lesson_alike(
@@ -148,16 +137,8 @@ async def test_first_and_last_reply_skip_deleted_ones_in_course_and_lesson_alike
     [lesson] = await repo.summary("bio", lesson="cells", author_id=ANN)
     whole = {s.author_id: s for s in await repo.summary("bio")}
     for ann in (course, lesson, whole[ANN]):
-        assert ann.first_reply_at == T0 + 3 * HOUR
-        assert ann.last_reply_at == T0 + 3 * HOUR
-        assert (ann.replies, ann.author_name) == (1, "Ann")
-    for lean in (
-        *await repo.report_totals("bio", author_id=ANN),
-        *await repo.report_totals("bio", lesson="cells", author_id=ANN),
-    ):
-        assert (lean.first_reply_at, lean.replies, lean.author_name) == (T0 + 3 * HOUR, 1, "Ann")
-    # The name on the latest counted reply, whichever way the summary was asked for.
-    assert whole[BEN].last_reply_at == T0 + 8 * DAY
+        # The name on the latest counted reply, whichever way the summary was asked for.
+        assert (ann.first_reply_at, ann.replies, ann.author_name) == (T0 + 3 * HOUR, 1, "Ann")
     assert whole[BEN].first_reply_at == T0 + 2 * HOUR
     assert [s.author_id for s in await repo.summary("other")] == []
 

@@ -1,0 +1,137 @@
+"""The gradebook read from the database: one query a report, the CSV and /mystats as before.
+
+The expected texts below were written by the multi-pass gradebook (a query for the class list,
+one for the totals and one per checkpoint) before it became one query with the checkpoints
+counted in the same pass: the same data must give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot import gradebook, reports
+from bot.config import CourseSettings
+from storage.repository import Repository
+from tests.databases import TestDatabase
+from tests.storage.test_replies import T0, new_reply
+from tests.storage.test_report_queries import ANN, CAT, _two_lessons
+
+DAN, EVE = 2004, 2005
+COURSE = CourseSettings.model_validate({
+    "name": "Biology",
+    "guild_id": 1,
+    "channel_id": 2,
+    "timezone": "Europe/Paris",
+    "grading": {
+        "min_words": 20,
+        "required_peer_replies": 1,
+        "checkpoints": [
+            {"name": "first day", "by": "2026-09-07 21:00", "replies": 1},
+            {"name": "week two", "by": "2026-09-14 11:00", "replies": 2, "peer_replies": 1},
+            {"name": "end", "by": "2026-10-07 23:59", "replies": 3},
+        ],
+    },
+})
+NOW = T0 + dt.timedelta(days=8)
+HEADER = (
+    '\ufeff"user_id","display_name","replies","substantive_replies","words",'
+    '"questions_answered","peer_replies","late_replies","on_time_replies","first_reply_utc",'
+    '"status","required_peer_replies_met","checkpoint: first day","checkpoint: week two",'
+    '"checkpoint: end"\r\n'
+)
+
+
+async def _class(repo: Repository) -> None:
+    """Ann, Ben and Cat reply to both lessons; Dan once, to the first lesson only."""
+    await _two_lessons(repo)
+    [cells, *_] = [t for t in await repo.open_threads(course="bio") if t.lesson == "cells"]
+    await repo.record_replies([new_reply(cells, 1_006, DAN, T0 + dt.timedelta(days=2), 25,
+                                         name="Dan")])
+
+
+async def _csv(repo: Repository, roster: dict[int, str] | None, *, lesson: str | None = None,
+               student: int | None = None) -> str:
+    """The gradebook CSV of a scope, as text."""
+    summaries = await gradebook.course_report(repo, "bio", COURSE, roster, lesson=lesson,
+                                              student=student, now=NOW)
+    return reports.to_csv(summaries, COURSE.grading).decode("utf-8")
+
+
+async def test_the_course_gradebook_is_the_multi_pass_one_byte_for_byte(
+    database: TestDatabase,
+) -> None:
+    repo = database.repo
+    await _class(repo)
+
+    assert await _csv(repo, None) == HEADER + (
+        '"2001","Ann R.",3,2,84,3,2,0,3,"2026-09-07T08:00:00Z","replied","yes","met","met",'
+        '"open"\r\n'
+        '"2002","Ben",3,2,50,2,2,0,3,"2026-09-07T09:00:00Z","replied","yes","met","met",'
+        '"open"\r\n'
+        '"2003","Cat",2,2,100,2,1,1,1,"2026-09-08T07:00:00Z","replied","yes","not met",'
+        '"not met","open"\r\n'
+        '"2004","Dan",1,1,25,1,0,0,1,"2026-09-09T07:00:00Z","replied","no","not met",'
+        '"not met","open"\r\n'
+    )
+    # With a class list: Ann by her roster name, Eve missing, the others off the roster.
+    assert await _csv(repo, {ANN: "Ann (roster)", EVE: "Eve"}) == HEADER + (
+        '"2001","Ann (roster)",3,2,84,3,2,0,3,"2026-09-07T08:00:00Z","replied","yes","met",'
+        '"met","open"\r\n'
+        '"2002","Ben",3,2,50,2,2,0,3,"2026-09-07T09:00:00Z","off-roster","yes","met","met",'
+        '"open"\r\n'
+        '"2003","Cat",2,2,100,2,1,1,1,"2026-09-08T07:00:00Z","off-roster","yes","not met",'
+        '"not met","open"\r\n'
+        '"2004","Dan",1,1,25,1,0,0,1,"2026-09-09T07:00:00Z","off-roster","no","not met",'
+        '"not met","open"\r\n'
+        '"2005","Eve",0,0,0,0,0,0,0,"","missing","no","not met","not met","open"\r\n'
+    )
+    bytes_out, rows = await gradebook.export_from_database(database.url, "bio", COURSE, now=NOW)
+    assert (bytes_out.decode("utf-8"), rows) == (await _csv(repo, None), 4)
+
+
+async def test_a_lesson_and_a_students_gradebook_are_the_multi_pass_ones(
+    database: TestDatabase,
+) -> None:
+    repo = database.repo
+    await _class(repo)
+
+    # Without a roster the course's repliers stand in for it: Dan, who did not answer this
+    # lesson, is listed as missing.
+    assert await _csv(repo, None, lesson="genes") == HEADER + (
+        '"2001","Ann R.",1,1,50,1,1,0,1,"2026-09-14T08:00:00Z","replied","yes","not met",'
+        '"not met","open"\r\n'
+        '"2002","Ben",1,0,3,1,1,0,1,"2026-09-15T07:00:00Z","replied","no","not met",'
+        '"not met","open"\r\n'
+        '"2003","Cat",1,1,60,1,0,1,0,"2026-09-16T07:00:00Z","replied","no","not met",'
+        '"not met","open"\r\n'
+        '"2004","Dan",0,0,0,0,0,0,0,"","missing","no","not met","not met","open"\r\n'
+    )
+    assert await _csv(repo, None, lesson="cells", student=CAT) == HEADER + (
+        '"2003","Cat",1,1,40,1,1,0,1,"2026-09-08T07:00:00Z","replied","yes","not met",'
+        '"not met","open"\r\n'
+    )
+    assert await _csv(repo, None, student=DAN) == HEADER + (
+        '"2004","Dan",1,1,25,1,0,0,1,"2026-09-09T07:00:00Z","replied","no","not met",'
+        '"not met","open"\r\n'
+    )
+    assert await _csv(repo, None, student=EVE) == HEADER
+
+
+async def test_mystats_are_the_multi_pass_ones(database: TestDatabase) -> None:
+    repo = database.repo
+    await _class(repo)
+
+    ann = await gradebook.student_stats(repo, "bio", COURSE, ANN, "Ann", now=NOW)
+    assert reports.stats_text(ann, "Biology").split("\n") == [
+        "**Your participation in Biology**",
+        "3 replies (2 substantive) · 84 words · 3 questions · 2 peer · all on time · "
+        f"first <t:{int((T0 + dt.timedelta(hours=1)).timestamp())}:f> · ✅ peer replies 1/1 · "
+        "✅ first day · ✅ week two · ⏳ end",
+        "**Per lesson**",
+        "• cells — 2 replies, 34 words",
+        "• genes — 1 reply, 50 words",
+    ]
+    eve = await gradebook.student_stats(repo, "bio", COURSE, EVE, "Eve", now=NOW)
+    assert [c.state for c in eve.summary.checkpoints] == ["not met", "not met", "open"]
+    assert reports.stats_text(eve, "Biology").startswith(
+        "You have not replied in any Biology discussion yet.")
