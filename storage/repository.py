@@ -839,14 +839,20 @@ class Repository:
         new = 0
         async with self._sessions.begin() as session:
             if rows:
-                # One statement with a parameter list: SQLAlchemy sends it as multi-row
-                # INSERTs in batches, and the compiled form is cached across calls.
-                stmt = (
-                    self._insert(Reply.__table__)
-                    .on_conflict_do_nothing(index_elements=["message_id"])
-                    .returning(Reply.__table__.c.message_id)
+                stmt = self._insert(Reply.__table__).on_conflict_do_nothing(
+                    index_elements=["message_id"]
                 )
-                new = len((await session.execute(stmt, rows)).all())
+                if self._dialect == "sqlite":
+                    # sqlite3's executemany: one one-row statement for any batch, and the
+                    # inserted rows summed in rowcount. With RETURNING, every batch size
+                    # would be its own multi-row statement, each kept prepared per
+                    # connection: tens of MiB once the bot's batch sizes vary.
+                    new = _rowcount(await session.execute(stmt, rows))
+                else:
+                    # One statement with a parameter list: SQLAlchemy sends it as multi-row
+                    # INSERTs in batches, and the compiled form is cached across calls.
+                    returning = stmt.returning(Reply.__table__.c.message_id)
+                    new = len((await session.execute(returning, rows)).all())
             if cursors:
                 await self._advance_cursors(session, cursors)
         return new
