@@ -123,15 +123,22 @@ class ReplyBuffer(Generic[Item]):
     """Replies waiting to be written, by message id, oldest first.
 
     A batch is due when ``max_size`` replies wait or the oldest has waited ``max_delay``
-    seconds, whichever comes first. The same message added twice is kept once (the first
-    copy, which may since have been edited). Times are the caller's monotonic clock.
+    seconds, whichever comes first. A batch taken holds up to ``max_batch`` replies: when
+    replies arrive faster than one write takes, the next write takes all that piled up
+    meanwhile (group commit), so the writer catches up instead of falling behind. The same
+    message added twice is kept once (the first copy, which may since have been edited).
+    Times are the caller's monotonic clock.
     """
 
-    def __init__(self, *, max_size: int = 100, max_delay: float = 0.5) -> None:
-        if max_size < 1 or max_delay < 0:
-            raise ValueError("a reply buffer needs max_size >= 1 and max_delay >= 0")
+    def __init__(self, *, max_size: int = 100, max_delay: float = 0.5,
+                 max_batch: int | None = None) -> None:
+        max_batch = max_size * 10 if max_batch is None else max_batch
+        if max_size < 1 or max_delay < 0 or max_batch < max_size:
+            raise ValueError("a reply buffer needs max_size >= 1, max_delay >= 0 and "
+                             "max_batch >= max_size")
         self.max_size = max_size
         self.max_delay = max_delay
+        self.max_batch = max_batch
         self._replies: dict[int, Item] = {}
         self._deleted: dict[int, dt.datetime] = {}
         self._oldest_at: float | None = None
@@ -188,12 +195,12 @@ class ReplyBuffer(Generic[Item]):
         return bool(self._replies) and self.time_left(now) == 0.0
 
     def take(self, now: float) -> Batch[Item]:
-        """Remove and return up to ``max_size`` of the oldest waiting replies."""
-        if len(self._replies) <= self.max_size:
+        """Remove and return up to ``max_batch`` of the oldest waiting replies."""
+        if len(self._replies) <= self.max_batch:
             taken, self._replies = self._replies, {}
         else:
             taken = {}
-            for message_id in list(self._replies)[: self.max_size]:
+            for message_id in list(self._replies)[: self.max_batch]:
                 taken[message_id] = self._replies.pop(message_id)
         deleted = {m: self._deleted.pop(m) for m in taken if m in self._deleted}
         # What stays behind has waited since before now: write it without further delay.

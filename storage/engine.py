@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
@@ -50,9 +50,20 @@ def create_engine(
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
-    """Run Seminar's PRAGMAs on every new SQLite connection."""
+    """Run Seminar's PRAGMAs on every new SQLite connection of an async engine."""
+    configure_sqlite(engine.sync_engine, busy_timeout_ms)
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def configure_sqlite(engine: Engine, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+    """Run Seminar's PRAGMAs on every new SQLite connection; send row lists as multi-row INSERTs.
+
+    SQLAlchemy sends an INSERT with a list of rows through executemany unless it has
+    RETURNING; executemany steps SQLite once a row, and from a worker thread each step gives
+    the GIL up to a busy event loop and waits to get it back.
+    """
+    engine.dialect.use_insertmanyvalues_wo_returning = True
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, cast, get_args
 
@@ -838,21 +838,24 @@ class Repository:
         rows = [_reply_values(reply) for reply in replies]
         new = 0
         async with self._sessions.begin() as session:
-            if rows:
-                stmt = self._insert(Reply.__table__).on_conflict_do_nothing(
-                    index_elements=["message_id"]
+            if rows and self._dialect == "sqlite":
+                # Multi-row INSERTs of power-of-two pages, counted by rowcount (see
+                # _sqlite_pages). OR IGNORE, not ON CONFLICT DO NOTHING: SQLAlchemy sends
+                # a parameter list as one multi-row statement only without an ON CONFLICT
+                # clause (storage.engine turns that on); replies have no other constraint
+                # that OR IGNORE could swallow but the primary key (foreign keys still fail).
+                stmt = self._insert(Reply.__table__).prefix_with("OR IGNORE")
+                for page in _sqlite_pages(rows):
+                    new += _rowcount(await session.execute(stmt, page))
+            elif rows:
+                # One statement with a parameter list: SQLAlchemy sends it as multi-row
+                # INSERTs in batches, and the compiled form is cached across calls.
+                returning = (
+                    self._insert(Reply.__table__)
+                    .on_conflict_do_nothing(index_elements=["message_id"])
+                    .returning(Reply.__table__.c.message_id)
                 )
-                if self._dialect == "sqlite":
-                    # sqlite3's executemany: one one-row statement for any batch, and the
-                    # inserted rows summed in rowcount. With RETURNING, every batch size
-                    # would be its own multi-row statement, each kept prepared per
-                    # connection: tens of MiB once the bot's batch sizes vary.
-                    new = _rowcount(await session.execute(stmt, rows))
-                else:
-                    # One statement with a parameter list: SQLAlchemy sends it as multi-row
-                    # INSERTs in batches, and the compiled form is cached across calls.
-                    returning = stmt.returning(Reply.__table__.c.message_id)
-                    new = len((await session.execute(returning, rows)).all())
+                new = len((await session.execute(returning, rows)).all())
             if cursors:
                 await self._advance_cursors(session, cursors)
         return new
@@ -1242,6 +1245,27 @@ class Repository:
 
 
 _NEW_REPLY_FIELDS = tuple(f.name for f in fields(NewReply))
+
+# Rows per multi-row INSERT on SQLite: below SQLAlchemy's insertmanyvalues page (1,000),
+# so that each execute is one statement and its rowcount covers the whole page.
+SQLITE_PAGE = 512
+
+
+def _sqlite_pages(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Rows in pages of a power-of-two size (the last one padded with its last row).
+
+    One statement a page, not one a row (executemany, or RETURNING's row-by-row fetch):
+    aiosqlite's thread gives up the GIL at every SQLite step, and while the event loop is
+    busy it may wait tens of milliseconds to get it back each time. And few distinct
+    statements: SQLite keeps each one it prepared (up to 128 a connection), a prepared
+    500-row INSERT takes about a MiB, and a statement for every batch size grew the bot by
+    over 100 MiB. Padded pages need at most ten; the copies are ignored (OR IGNORE) and
+    not counted (rowcount counts rows inserted).
+    """
+    for start in range(0, len(rows), SQLITE_PAGE):
+        page = rows[start : start + SQLITE_PAGE]
+        size = 1 << (len(page) - 1).bit_length()
+        yield page + [page[-1]] * (size - len(page))
 
 
 def _reply_values(reply: NewReply) -> dict[str, Any]:

@@ -151,7 +151,7 @@ def test_a_duplicated_message_is_kept_once_the_first_copy_wins() -> None:
 
 
 def test_take_returns_the_oldest_batch_and_the_rest_is_due_at_once() -> None:
-    buffer: ReplyBuffer[int] = ReplyBuffer(max_size=2, max_delay=5)
+    buffer: ReplyBuffer[int] = ReplyBuffer(max_size=2, max_delay=5, max_batch=2)
     for i in range(5):
         buffer.add(i, i * 10, now=float(i))
     assert list(buffer.take(now=5.0).replies) == [0, 1]
@@ -198,15 +198,25 @@ def test_a_batch_that_failed_goes_back_ahead_of_newer_replies() -> None:
     assert again.deleted == {1: T0}
 
 
+def test_replies_that_piled_up_during_a_write_go_in_one_bigger_batch() -> None:
+    buffer: ReplyBuffer[int] = ReplyBuffer(max_size=100, max_delay=0.5, max_batch=1000)
+    for i in range(2500):
+        buffer.add(i, i, now=0.0)
+    assert [len(buffer.take(now=0.0).replies) for _ in range(3)] == [1000, 1000, 500]
+    assert ReplyBuffer(max_size=7).max_batch == 70
+
+
 def test_a_buffer_needs_a_sensible_size() -> None:
     with pytest.raises(ValueError, match="max_size"):
         ReplyBuffer(max_size=0)
+    with pytest.raises(ValueError, match="max_batch"):
+        ReplyBuffer(max_size=10, max_batch=5)
 
 
 @given(st.lists(st.tuples(st.integers(0, 30), st.booleans()), max_size=200),
        st.integers(1, 7))
 def test_every_message_is_taken_exactly_once(events: list[tuple[int, bool]], size: int) -> None:
-    buffer: ReplyBuffer[int] = ReplyBuffer(max_size=size, max_delay=1)
+    buffer: ReplyBuffer[int] = ReplyBuffer(max_size=size, max_delay=1, max_batch=size)
     taken: list[int] = []
     clock = 0.0
     for message_id, take_now in events:

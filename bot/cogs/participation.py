@@ -9,8 +9,10 @@ cog receives Discord's events and turns them into plain values:
 - Raw edit and delete events update the reply (waiting in the buffer or recorded); a deleted
   reply is marked, not erased.
 - Backfill, at every READY and RESUMED, reads each thread's history after its cursor through
-  REST and records what the live listener missed. Only backfill moves cursors, and only over
-  history it read: the live listener may have missed earlier messages.
+  REST and records what the live listener missed, up to the first message the current
+  gateway connection delivered in that thread (from there the listener has seen it all).
+  Only backfill moves cursors, and only over history it read: the live listener may have
+  missed earlier messages.
 
 A crash between batches loses the replies waiting in the buffer, but not for long: they are
 in Discord's history after the thread's cursor, where the next backfill finds them.
@@ -19,6 +21,7 @@ in Discord's history after the thread's cursor, where the next backfill finds th
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime as dt
@@ -42,6 +45,7 @@ from bot.participation import (
     peer_of,
     still_read,
 )
+from storage.bulk import ThreadedReplyWriter
 from storage.repository import NewReply, Repository, ThreadInfo
 
 if TYPE_CHECKING:
@@ -50,8 +54,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE: Final = 100
-BATCH_DELAY: Final = 0.5  # seconds a reply may wait before its batch is written
+# A batch is written once BATCH_SIZE replies wait or the oldest has waited BATCH_DELAY
+# seconds. Replies that piled up during a write go together, up to MAX_BATCH: a row costs
+# about 60 us in a batch of 100 and 30 us in a batch of 1,000 (SQLite, both threads).
+BATCH_SIZE: Final = 500
+BATCH_DELAY: Final = 0.5
+MAX_BATCH: Final = 5_000
+MAX_IN_FLIGHT: Final = 2  # batches queued in the database thread at once
 MAX_WAITING: Final = 20_000  # past this (database down), replies are left to backfill
 HISTORY_PAGE: Final = 100  # Discord's page size: one transaction per page read
 RETRY_DELAYS: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -81,9 +90,11 @@ class ParticipationCog(commands.Cog):
     def __init__(self, bot: SeminarBot, repository: Repository) -> None:
         self.bot = bot
         self.repository = repository
+        # On SQLite, batches are written from a worker thread (see storage.bulk).
+        self.bulk: ThreadedReplyWriter | None = None
         self.threads: dict[int, LessonThread] = {}
-        self.buffer: ReplyBuffer[NewReply] = ReplyBuffer(max_size=BATCH_SIZE,
-                                                         max_delay=BATCH_DELAY)
+        self.buffer: ReplyBuffer[NewReply] = ReplyBuffer(
+            max_size=BATCH_SIZE, max_delay=BATCH_DELAY, max_batch=MAX_BATCH)
         self.unmatched = UnmatchedChanges()
         self._loop = asyncio.get_running_loop()
         self._write_lock = asyncio.Lock()
@@ -92,9 +103,17 @@ class ParticipationCog(commands.Cog):
         self._closing = False
         self._dropped = False
         self._writer: asyncio.Task[None] | None = None
+        # Batches handed to the database thread and not yet written (see flush).
+        self._in_flight: set[asyncio.Task[bool]] = set()
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._retry_at = 0.0
+        self._failures = 0
         self._backfill_task: asyncio.Task[None] | None = None
         self._backfill_all = False
         self._backfill_threads: set[int] = set()
+        # Per thread, the first message the gateway delivered since the connection began:
+        # from there on the live listener has seen everything, so backfill stops there.
+        self._first_live: dict[int, int] = {}
         self.backfill_runs = 0
 
     # --- life cycle -----------------------------------------------------------------------
@@ -102,6 +121,11 @@ class ParticipationCog(commands.Cog):
     async def cog_load(self) -> None:
         """Load the lesson threads and start the writer (backfill waits for READY)."""
         await self.reload_threads()
+        self.bulk = ThreadedReplyWriter.for_url(self.bot.settings.database.url)
+        if self.bulk is not None:
+            # One thread: batches are written one at a time, in the order they were taken.
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="participation-db")
         self._writer = asyncio.create_task(self._write_loop(), name="participation-writer")
 
     async def cog_unload(self) -> None:
@@ -115,9 +139,14 @@ class ParticipationCog(commands.Cog):
         self._full.set()
         if self._writer is not None:
             await self._writer
+        await self._settle()
         if self.buffer:
             log.error("Shutting down with %d replies not written (the database refused "
                       "them); the next start reads them back from Discord.", len(self.buffer))
+        if self._executor is not None:
+            self._executor.shutdown()
+        if self.bulk is not None:
+            self.bulk.close()
 
     # --- the thread map -------------------------------------------------------------------
 
@@ -157,20 +186,37 @@ class ParticipationCog(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         """Queue a student's message in a lesson thread as a reply; ignore everything else."""
-        thread = self.threads.get(message.channel.id)
+        thread_id = message.channel.id
+        thread = self.threads.get(thread_id)
         if thread is None:
             return
-        reply = await self.reply_from(message, thread)
-        if reply is None:
-            return
         if len(self.buffer) >= MAX_WAITING:
-            # The database has been refusing writes: leave this one to backfill.
+            # Replies come faster than the database takes them: leave this one to backfill,
+            # which must then read this thread up to a message seen after it.
             self._dropped = True
+            self._first_live.pop(thread_id, None)
             return
+        if thread_id not in self._first_live:
+            self._first_live[thread_id] = message.id
+        if not self.counts(message, thread):
+            return
+        replied = None if message.reference is None else await self._replied_to(message, None)
+        reply = self.new_reply(message, thread, replied)
         if self.buffer.add(reply.message_id, reply, self._loop.time()):
             self._waiting.set()
             if self.buffer.full:
                 self._full.set()
+
+    @staticmethod
+    def counts(message: discord.Message, thread: LessonThread) -> bool:
+        """Whether a message in a lesson thread is a student's reply that counts.
+
+        Not a bot's or a webhook's, not a system message (thread created, pin...), not the
+        thread's starter, not written after the discussion closed.
+        """
+        return not (message.author.bot or message.webhook_id is not None
+                    or message.type not in COUNTED_TYPES or message.id == thread.info.thread_id
+                    or message.created_at >= thread.closes_at)
 
     async def reply_from(
         self, message: discord.Message, thread: LessonThread,
@@ -180,17 +226,19 @@ class ParticipationCog(commands.Cog):
 
         ``earlier``: messages read in the same history page, to find a replied-to author.
         """
+        if not self.counts(message, thread):
+            return None
+        replied = None if message.reference is None else await self._replied_to(message, earlier)
+        return self.new_reply(message, thread, replied)
+
+    @staticmethod
+    def new_reply(message: discord.Message, thread: LessonThread,
+                  replied: tuple[int | None, Person | None] | None) -> NewReply:
+        """The reply record of a counted message (``replied``: what it replies to, if any)."""
         author = message.author
-        if (author.bot or message.webhook_id is not None or message.type not in COUNTED_TYPES
-                or message.id == thread.info.thread_id):
-            return None
         created_at = message.created_at
-        if created_at >= thread.closes_at:
-            return None
         content = message.content
-        reply_to_message_id, replied_to = None, None
-        if message.reference is not None:
-            reply_to_message_id, replied_to = await self._replied_to(message, earlier)
+        reply_to_message_id, replied_to = replied if replied is not None else (None, None)
         mentioned = [Person(u.id, u.bot) for u in message.mentions] if message.mentions else ()
         info = thread.info
         return NewReply(
@@ -260,6 +308,7 @@ class ParticipationCog(commands.Cog):
                 self.buffer.replace(message.id, _edited(waiting, edit))
             return
         async with self._write_lock:
+            await self._settle()
             if not await self._apply_edit(message.id, edit):
                 self.unmatched.edited(message.id, edit)
 
@@ -282,6 +331,7 @@ class ParticipationCog(commands.Cog):
         if not recorded:
             return
         async with self._write_lock:
+            await self._settle()
             changed = await self.repository.mark_deleted_many(recorded, at)
             if changed < len(recorded):
                 for message_id in recorded:
@@ -291,27 +341,33 @@ class ParticipationCog(commands.Cog):
 
     async def _write_loop(self) -> None:
         """Write batches as they become due, until the cog unloads and the buffer is empty."""
-        failures = 0
         while True:
             await self._waiting.wait()
-            if not self._closing:
-                # Give a batch up to BATCH_DELAY to fill, unless it fills sooner.
+            if self._closing:
+                await self._settle()  # a batch that failed in the thread comes back first
+            pause = self._retry_at - self._loop.time()
+            if pause > 0 and not self._closing:
+                await asyncio.sleep(pause)  # a write failed: give the database a moment
+            delay = self.buffer.time_left(self._loop.time())
+            if delay > 0 and not self._closing:
+                # Give a batch up to BATCH_DELAY to fill, unless it fills sooner. Not when
+                # it is due already: each await costs a loop turn, and a turn is long during
+                # a burst of replies.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(),
-                                           self.buffer.time_left(self._loop.time()))
+                    await asyncio.wait_for(self._full.wait(), delay)
             written = await self.flush()
-            if written:
-                failures = 0
-            else:
-                failures += 1
-                if self._closing:
-                    return
-                await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
-            if self._closing and not self.buffer:
+            if self._closing and (not written or not self.buffer):
                 return
 
     async def flush(self) -> bool:
-        """Write one batch of waiting replies in one transaction; False if the database failed."""
+        """Take one batch of waiting replies and write it, in one transaction.
+
+        With the database thread (SQLite), the batch is handed over and this returns at
+        once: awaiting each write would cost loop turns, and replies would pile up while
+        a burst keeps the loop busy. Up to MAX_IN_FLIGHT batches wait there, in order.
+        Otherwise (and when shutting down) the batch is written before this returns. False
+        if the database failed (the batch then waits again, ahead of newer replies).
+        """
         async with self._write_lock:
             batch = self.buffer.take(self._loop.time())
             if not self.buffer:
@@ -320,34 +376,56 @@ class ParticipationCog(commands.Cog):
                 self._full.clear()
             if not batch:
                 return True
-            try:
-                await self._write(batch)
-            except Exception:
-                self.buffer.put_back(batch, self._loop.time())
-                self._waiting.set()
-                log.exception("Could not record %d replies; trying again shortly.",
-                              len(batch.replies))
-                return False
-        if self._dropped and not self._closing:
+            if self._executor is None or self._closing:
+                return await self._write_batch(batch)
+            while len(self._in_flight) >= MAX_IN_FLIGHT:
+                await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(self._write_batch(batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            return True
+
+    async def _settle(self) -> None:
+        """Wait until every batch handed to the database thread is written (or failed)."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+
+    async def _write_batch(self, batch: Batch[NewReply]) -> bool:
+        """Record a batch, then the edits and deletions that concern it; False on failure."""
+        started = self._loop.time()
+        replies = list(batch.replies.values())
+        try:
+            if self.bulk is not None and self._executor is not None:
+                await self._loop.run_in_executor(self._executor, self.bulk.record, replies)
+            else:
+                await self.repository.record_replies(replies)
+            # A backfill may have recorded a message before its edit: the insert then
+            # changed nothing, so apply the edit to the record (an older edit never wins).
+            for reply in replies:
+                if reply.edited_at is not None:
+                    await self._apply_edit(reply.message_id, Edit(
+                        reply.edited_at, reply.word_count, reply.char_count, reply.text))
+            for at, ids in batch.deleted_by_time().items():
+                await self.repository.mark_deleted_many(ids, at)
+            await self._apply_unmatched(batch.replies)
+        except Exception:
+            self.buffer.put_back(batch, self._loop.time())
+            self._waiting.set()
+            self._failures += 1
+            delay = RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS)) - 1]
+            self._retry_at = self._loop.time() + delay
+            log.exception("Could not record %d replies; trying again in %.0f s.",
+                          len(replies), delay)
+            return False
+        self._failures = 0
+        log.debug("Recorded %d replies in %.0f ms (%d waiting).", len(replies),
+                  1000 * (self._loop.time() - started), len(self.buffer))
+        if self._dropped and not self.buffer and not self._closing:
             self._dropped = False
-            log.warning("Replies arrived while the database was refusing writes: reading "
-                        "them back from Discord.")
+            log.warning("Replies came faster than the database took them; reading the ones "
+                        "left out back from Discord.")
             self.request_backfill()
         return True
-
-    async def _write(self, batch: Batch[NewReply]) -> None:
-        """Record a batch, then the edits, deletions and late changes that concern it."""
-        replies = list(batch.replies.values())
-        await self.repository.record_replies(replies)
-        # A backfill may have recorded the message before its edit: the insert then
-        # changed nothing, so apply the edit to the record (an older edit never wins).
-        for reply in replies:
-            if reply.edited_at is not None:
-                await self._apply_edit(reply.message_id, Edit(
-                    reply.edited_at, reply.word_count, reply.char_count, reply.text))
-        for at, ids in batch.deleted_by_time().items():
-            await self.repository.mark_deleted_many(ids, at)
-        await self._apply_unmatched(batch.replies)
 
     async def _apply_unmatched(self, message_ids: Iterable[int]) -> None:
         """Apply edits and deletions that arrived before these replies were recorded."""
@@ -362,6 +440,16 @@ class ParticipationCog(commands.Cog):
             message_id, edit.at, edit.word_count, edit.char_count, edit.text)
 
     # --- backfill -------------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_disconnect(self) -> None:
+        """The gateway connection dropped: what comes next may not follow what came before."""
+        self._first_live.clear()
+
+    @commands.Cog.listener()
+    async def on_connect(self) -> None:
+        """A new gateway connection: nothing has been seen live on it yet."""
+        self._first_live.clear()
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -437,6 +525,9 @@ class ParticipationCog(commands.Cog):
         page: dict[int, discord.Message] = {}
         try:
             async for message in channel.history(limit=None, after=after, oldest_first=True):
+                live_from = self._first_live.get(thread_id)
+                if live_from is not None and message.id >= live_from:
+                    break  # the live listener has everything from here on
                 page[message.id] = message
                 if len(page) >= HISTORY_PAGE:
                     new += await self._record_page(thread, page)
