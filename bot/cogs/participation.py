@@ -151,10 +151,10 @@ class ParticipationCog(commands.Cog):
     # --- the thread map -------------------------------------------------------------------
 
     def lesson_thread(self, info: ThreadInfo) -> LessonThread | None:
-        """What the listener keeps about a thread, or None if its course is not configured."""
+        """What the listener keeps about a thread; None if its course is not served here."""
         course: CourseSettings | None = self.bot.settings.courses.get(info.course)
-        if course is None:
-            return None
+        if course is None or not self.bot.serves_guild(course.guild_id):
+            return None  # a server on another process's shard: that process reads it
         return LessonThread(info, course.guild_id, course.store_text,
                             discussion_closes_at(info.scheduled_at, info.due_at))
 
@@ -454,6 +454,11 @@ class ParticipationCog(commands.Cog):
     @commands.Cog.listener()
     async def on_ready(self) -> None:
         """A new session (start-up or after an outage without resume): catch up."""
+        self.request_backfill()
+
+    @commands.Cog.listener()
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """One shard has a new session: catch up (a sharded bot's on_ready waits for all)."""
         self.request_backfill()
 
     @commands.Cog.listener()

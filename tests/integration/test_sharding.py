@@ -11,7 +11,7 @@ delivered twice). The end is read from the database, as a teacher's report reads
   Generated only when SEMINAR_TEST_DATABASE_URL is set (two processes on one SQLite file is
   not a deployment Seminar supports).
 - One process running both shards (an ``AutoShardedBot``), on SQLite (and PostgreSQL when
-  set).
+  set); also when Discord drops one shard's session (no resume) while students write.
 """
 
 from __future__ import annotations
@@ -369,3 +369,39 @@ async def test_one_process_running_both_shards_posts_once_and_records_once(
             (post,) = await repo.posts(server.course)
             assert_posted_once(emulator, server, post)
             await assert_recorded_once(repo, server, said[server.course])
+
+
+async def test_a_shard_that_loses_its_session_catches_up_from_history(
+    emulator: DiscordEmulator, servers: list[Server], database_url: str
+) -> None:
+    history, civics = servers
+    data = both_shards(emulator, servers, database_url)
+    async with running(data, emulator) as bot, repository(database_url) as repo:
+        posts = await posted(repo, servers)
+        first_threads = {s.course: (await repo.threads_for_post(posts[s.course].id))[0].thread_id
+                         for s in servers}
+        # Discord drops shard 1's session (no resume) while students write in both servers:
+        # shard 0 hears its server live; what is said in shard 1's server is only in history.
+        # discord.py's on_ready comes once all shards are ready, so not for one shard alone.
+        await emulator.drop_gateway(resumable=False, hold=True, shard_id=1)
+        said = {s.course: [await emulator.user_message(
+            first_threads[s.course], s.alice, f"Written while shard 1 was away ({s.course}).")]
+            for s in servers}
+        await wait_recorded(repo, said[history.course])
+        identified = emulator.identify_count
+        emulator.release_gateway()
+        await emulator.wait_for(lambda: emulator.identify_count > identified, timeout=15)
+        await wait_recorded(repo, said[civics.course])
+        said[civics.course].append(await emulator.user_message(
+            first_threads[civics.course], civics.bob, "And now shard 1 is back."))
+        await wait_recorded(repo, said[civics.course])
+        answer = await emulator.invoke_command(civics.guild_id, civics.channel_id, civics.bob,
+                                               "lesson")
+        assert answer.embeds[0]["title"] == SEED_TITLE
+        assert bot.is_ready()
+
+    async with repository(database_url) as repo:
+        for server in servers:
+            replies = await repo.replies(server.course, include_deleted=True)
+            assert sorted(r.message_id for r in replies) == sorted(
+                int(m["id"]) for m in said[server.course])
