@@ -111,6 +111,7 @@ class ParticipationCog(commands.Cog):
         self._backfill_task: asyncio.Task[None] | None = None
         self._backfill_all = False
         self._backfill_threads: set[int] = set()
+        self._backfill_failed: set[int] = set()  # threads Discord would not show just now
         # Per thread, the first message the gateway delivered since the connection began:
         # from there on the live listener has seen everything, so backfill stops there.
         self._first_live: dict[int, int] = {}
@@ -482,8 +483,12 @@ class ParticipationCog(commands.Cog):
                                                       name="participation-backfill")
 
     async def _backfill_runs(self) -> None:
-        """Run backfills until no request is left."""
-        while self._backfill_all or self._backfill_threads:
+        """Run backfills until no request is left; what failed is tried again after a pause.
+
+        Waiting for the next reconnect instead could leave replies uncounted for hours.
+        """
+        failures = 0
+        while not self._closing and (self._backfill_all or self._backfill_threads):
             everything, self._backfill_all = self._backfill_all, False
             wanted, self._backfill_threads = self._backfill_threads, set()
             try:
@@ -491,8 +496,17 @@ class ParticipationCog(commands.Cog):
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("Catching up on missed replies failed; the next reconnect "
-                              "tries again.")
+                log.exception("Catching up on missed replies failed; trying again shortly.")
+                self._backfill_all |= everything
+                self._backfill_threads |= wanted
+            else:
+                if not self._backfill_failed:
+                    failures = 0
+                    continue
+            self._backfill_threads |= self._backfill_failed
+            self._backfill_failed.clear()
+            failures += 1
+            await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
 
     async def backfill(self, thread_ids: Iterable[int] | None = None) -> int:
         """Record replies missed in each thread still read (or these ones); how many were new."""
@@ -518,8 +532,9 @@ class ParticipationCog(commands.Cog):
             log.info("Lesson thread %s no longer exists on Discord; skipping it.", thread_id)
             return 0
         except discord.HTTPException as exc:
-            log.warning("Could not open lesson thread %s to catch up (%s %s): %s",
-                        thread_id, exc.status, exc.code, exc.text)
+            log.warning("Could not open lesson thread %s to catch up (%s %s): %s; trying "
+                        "again shortly.", thread_id, exc.status, exc.code, exc.text)
+            self._backfill_failed.add(thread_id)
             return 0
         if not isinstance(channel, discord.Thread):
             log.warning("Lesson channel %s is not a thread; skipping it.", thread_id)
@@ -541,8 +556,9 @@ class ParticipationCog(commands.Cog):
             log.warning("I may not read the history of lesson thread %s: give me 'Read "
                         "Message History' in #%s.", thread_id, channel.parent or channel.name)
         except discord.HTTPException as exc:
-            log.warning("Reading lesson thread %s failed (%s %s): %s; the next reconnect "
-                        "tries again.", thread_id, exc.status, exc.code, exc.text)
+            log.warning("Reading lesson thread %s failed (%s %s): %s; trying again shortly.",
+                        thread_id, exc.status, exc.code, exc.text)
+            self._backfill_failed.add(thread_id)
         if page:
             new += await self._record_page(thread, page)
         return new

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sqlite3
@@ -22,6 +23,7 @@ from typing import Any, cast
 
 import pytest
 
+import bot.app
 from bot.app import APOLOGY, SERVER_TROUBLE, SeminarBot
 from bot.config import Settings
 from storage.engine import create_engine, create_sessionmaker
@@ -494,3 +496,44 @@ async def test_a_locked_database_delays_replies_posts_and_commands_but_loses_not
     for result in emulator.interactions:
         assert all(APOLOGY not in m.content for m in result.messages())
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+async def test_a_database_locked_longer_than_the_bot_waits_is_caught_up_once_it_frees(
+    emulator: DiscordEmulator, course: Course, start_bot: StartBot, tmp_path: Path,
+    repo: Repository, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The bot waits up to 30 s for a lock; here 0.3 s, so that a 3 s lock outlasts the wait
+    # (a 31 s lock would make the test slow, not harsher).
+    monkeypatch.setattr(bot.app, "create_engine",
+                        functools.partial(create_engine, busy_timeout_ms=300))
+    settings = course.settings(emulator, tmp_path)
+    student = course.students[1]
+    async with start_bot(settings) as seminar:
+        seminar.before_identify_hook = fast_identify  # type: ignore[method-assign]
+        posted = await course.schedule_post(emulator)
+        assert seen(posted)[-1].startswith(f"Posted “{SEED_TITLE}”")
+        threads = await lesson_threads(repo)
+        async with Burst(emulator, course.students, threads) as burst:
+            await burst.more(10)
+            async with database_locked(tmp_path / "seminar.db"):
+                # Replies the gateway never delivers: only catching up from history has them,
+                # and it cannot write them down yet.
+                identifies = emulator.identify_count
+                async with emulator.gateway_outage(resumable=False):
+                    await burst.more(15)
+                await reconnected(emulator, False, identifies)
+                refused = await course.command(emulator, student, "reminders",
+                                               subcommand="off", timeout=20)
+                await asyncio.sleep(LOCK_SECONDS - 1)  # the lock is the fault
+            await burst.more(10)
+        await all_recorded(repo, emulator, threads)
+        again = await course.command(emulator, student, "reminders", subcommand="off")
+        counts = await report(emulator, course)
+    assert seen(refused) == [APOLOGY]  # a sentence, not a traceback
+    assert seen(again)[-1].startswith("Done: I won't ping you with reminders")
+    expected = expected_numbers(emulator, threads)
+    assert await recorded_numbers(repo) == expected
+    assert sorted(r.message_id for r in await repo.replies(COURSE, include_deleted=True)) == (
+        sorted(int(m["id"]) for m in burst.sent))
+    assert counts == by_name(course, expected)
+    assert emulator.identify_count == 2  # caught up without waiting for another reconnect
+    assert_posted_once(emulator, course.class_channel_id)
