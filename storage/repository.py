@@ -454,22 +454,8 @@ class Repository:
         post from what :meth:`get_post` and :meth:`threads_for_post` say was already sent.
         """
         now = now or utcnow()
-        stmt = (
-            self._insert(LessonPost)
-            .values(
-                course=course,
-                lesson=lesson,
-                scheduled_at=scheduled_at,
-                due_at=due_at,
-                status="claimed",
-                claimed_by=claimant,
-                claimed_at=now,
-                attempts=1,
-                late=False,
-            )
-            .on_conflict_do_nothing(index_elements=["course", "lesson", "scheduled_at"])
-            .returning(LessonPost.id)
-        )
+        stmt = self._insert_occurrence(course, lesson, scheduled_at, due_at, claimant, now,
+                                       status="claimed", attempts=1)
         async with self._sessions.begin() as session:
             post_id = (await session.execute(stmt)).scalar_one_or_none()
             if post_id is not None or stale_after is None:
@@ -484,6 +470,38 @@ class Repository:
             if existing is None:
                 return None
             return await self._take_over(session, existing, claimant, now - stale_after, now)
+
+    def _insert_occurrence(
+        self,
+        course: str,
+        lesson: str,
+        scheduled_at: dt.datetime,
+        due_at: dt.datetime | None,
+        claimant: str,
+        now: dt.datetime,
+        *,
+        status: PostStatus,
+        attempts: int,
+        reason: str | None = None,
+    ) -> Any:
+        """INSERT an occurrence's post row unless one exists (the unique key decides)."""
+        return (
+            self._insert(LessonPost)
+            .values(
+                course=course,
+                lesson=lesson,
+                scheduled_at=scheduled_at,
+                due_at=due_at,
+                status=status,
+                reason=reason,
+                claimed_by=claimant,
+                claimed_at=now,
+                attempts=attempts,
+                late=False,
+            )
+            .on_conflict_do_nothing(index_elements=["course", "lesson", "scheduled_at"])
+            .returning(LessonPost.id)
+        )
 
     async def take_over_claim(
         self,
@@ -567,24 +585,9 @@ class Repository:
         now: dt.datetime | None = None,
     ) -> int | None:
         """Record an occurrence as skipped unless it was already claimed; its id or None."""
-        now = now or utcnow()
-        stmt = (
-            self._insert(LessonPost)
-            .values(
-                course=course,
-                lesson=lesson,
-                scheduled_at=scheduled_at,
-                due_at=due_at,
-                status="skipped",
-                reason=reason,
-                claimed_by=claimant,
-                claimed_at=now,
-                attempts=0,
-                late=False,
-            )
-            .on_conflict_do_nothing(index_elements=["course", "lesson", "scheduled_at"])
-            .returning(LessonPost.id)
-        )
+        stmt = self._insert_occurrence(course, lesson, scheduled_at, due_at, claimant,
+                                       now or utcnow(), status="skipped", attempts=0,
+                                       reason=reason)
         async with self._sessions.begin() as session:
             return (await session.execute(stmt)).scalar_one_or_none()
 
