@@ -96,12 +96,18 @@ class ParticipationCog(commands.Cog):
         self.buffer: ReplyBuffer[NewReply] = ReplyBuffer(
             max_size=BATCH_SIZE, max_delay=BATCH_DELAY, max_batch=MAX_BATCH)
         self.unmatched = UnmatchedChanges()
+        self.max_waiting = MAX_WAITING
+        self.left_out = 0  # replies left out of a full buffer (for backfill), since start
         self._loop = asyncio.get_running_loop()
         self._write_lock = asyncio.Lock()
         self._waiting = asyncio.Event()  # the buffer holds replies
         self._full = asyncio.Event()  # the buffer holds a whole batch
         self._closing = False
         self._dropped = False
+        # Per thread, the first reply left out because the buffer was full: backfill reads
+        # from there (and not from the cursor, which would re-read everything recorded).
+        self._first_dropped: dict[int, int] = {}
+        self._backfill_dropped: dict[int, int] = {}
         self._writer: asyncio.Task[None] | None = None
         # Batches handed to the database thread and not yet written (see flush).
         self._in_flight: set[asyncio.Task[bool]] = set()
@@ -191,10 +197,12 @@ class ParticipationCog(commands.Cog):
         thread = self.threads.get(thread_id)
         if thread is None:
             return
-        if len(self.buffer) >= MAX_WAITING:
+        if len(self.buffer) >= self.max_waiting:
             # Replies come faster than the database takes them: leave this one to backfill,
             # which must then read this thread up to a message seen after it.
             self._dropped = True
+            self.left_out += 1
+            self._first_dropped.setdefault(thread_id, message.id)
             self._first_live.pop(thread_id, None)
             return
         if thread_id not in self._first_live:
@@ -425,7 +433,7 @@ class ParticipationCog(commands.Cog):
             self._dropped = False
             log.warning("Replies came faster than the database took them; reading the ones "
                         "left out back from Discord.")
-            self.request_backfill()
+            self.request_backfill(left_out=True)
         return True
 
     async def _apply_unmatched(self, message_ids: Iterable[int]) -> None:
@@ -467,14 +475,22 @@ class ParticipationCog(commands.Cog):
         """A resumed session: Discord replayed what it kept, catch up on anything else."""
         self.request_backfill()
 
-    def request_backfill(self, thread_ids: Iterable[int] | None = None) -> None:
+    def request_backfill(
+        self, thread_ids: Iterable[int] | None = None, *, left_out: bool = False
+    ) -> None:
         """Read missed replies soon: of these threads, or of every thread (``None``).
 
+        With ``left_out``, only the replies left out of a full buffer, from the first one.
         Requests made while a backfill runs are merged into one more run after it.
         """
         if self._closing:
             return
-        if thread_ids is None:
+        if left_out:
+            for thread_id, first in self._first_dropped.items():
+                self._backfill_dropped[thread_id] = min(
+                    first, self._backfill_dropped.get(thread_id, first))
+            self._first_dropped.clear()
+        elif thread_ids is None:
             self._backfill_all = True
         else:
             self._backfill_threads.update(thread_ids)
@@ -488,17 +504,24 @@ class ParticipationCog(commands.Cog):
         Waiting for the next reconnect instead could leave replies uncounted for hours.
         """
         failures = 0
-        while not self._closing and (self._backfill_all or self._backfill_threads):
+        while not self._closing and (self._backfill_all or self._backfill_threads
+                                     or self._backfill_dropped):
             everything, self._backfill_all = self._backfill_all, False
             wanted, self._backfill_threads = self._backfill_threads, set()
+            left_out, self._backfill_dropped = self._backfill_dropped, {}
             try:
-                await self.backfill(None if everything else wanted)
+                if everything or wanted:
+                    await self.backfill(None if everything else wanted)
+                if left_out and not everything:  # reading from the cursors covered them
+                    await self.backfill_left_out(left_out)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("Catching up on missed replies failed; trying again shortly.")
                 self._backfill_all |= everything
                 self._backfill_threads |= wanted
+                for thread_id, first in left_out.items():
+                    self._backfill_dropped.setdefault(thread_id, first)
             else:
                 if not self._backfill_failed:
                     failures = 0
@@ -523,8 +546,29 @@ class ParticipationCog(commands.Cog):
             log.info("Caught up on %d missed replies.", new)
         return new
 
-    async def _backfill_thread(self, thread: LessonThread, cursor: int | None) -> int:
-        """Read one thread's history after its cursor; record replies, advance the cursor."""
+    async def backfill_left_out(self, first_left_out: dict[int, int]) -> int:
+        """Record the replies left out of a full buffer; how many were new.
+
+        Reads each thread from its first reply left out, and leaves its cursor alone: what
+        came before that was not read here (the next full backfill reads it again).
+        """
+        new = 0
+        for thread_id, first in first_left_out.items():
+            thread = self.threads.get(thread_id)
+            if thread is not None:
+                new += await self._backfill_thread(thread, None, start=first - 1,
+                                                   move_cursor=False)
+        if new:
+            log.info("Recorded %d replies left out while the database was behind.", new)
+        return new
+
+    async def _backfill_thread(self, thread: LessonThread, cursor: int | None, *,
+                               start: int | None = None, move_cursor: bool = True) -> int:
+        """Read one thread's history after its cursor (or ``start``); record replies.
+
+        Each page read is recorded with the cursor moved past it (unless ``move_cursor`` is
+        False), in one transaction.
+        """
         thread_id = thread.info.thread_id
         try:
             channel = self.bot.get_channel(thread_id) or await self.bot.fetch_channel(thread_id)
@@ -540,7 +584,9 @@ class ParticipationCog(commands.Cog):
             log.warning("Lesson channel %s is not a thread; skipping it.", thread_id)
             return 0
         # A thread's messages all have ids above the thread's own.
-        after = discord.Object(cursor if cursor is not None else thread_id)
+        if start is None:
+            start = cursor if cursor is not None else thread_id
+        after = discord.Object(start)
         new = 0
         page: dict[int, discord.Message] = {}
         try:
@@ -550,7 +596,7 @@ class ParticipationCog(commands.Cog):
                     break  # the live listener has everything from here on
                 page[message.id] = message
                 if len(page) >= HISTORY_PAGE:
-                    new += await self._record_page(thread, page)
+                    new += await self._record_page(thread, page, move_cursor)
                     page = {}
         except discord.Forbidden:
             log.warning("I may not read the history of lesson thread %s: give me 'Read "
@@ -560,15 +606,16 @@ class ParticipationCog(commands.Cog):
                         thread_id, exc.status, exc.code, exc.text)
             self._backfill_failed.add(thread_id)
         if page:
-            new += await self._record_page(thread, page)
+            new += await self._record_page(thread, page, move_cursor)
         return new
 
-    async def _record_page(self, thread: LessonThread, page: dict[int, discord.Message]) -> int:
+    async def _record_page(self, thread: LessonThread, page: dict[int, discord.Message],
+                           move_cursor: bool = True) -> int:
         """Record a page of history and move the thread's cursor past it, in one transaction."""
         replies = [r for m in page.values() if (r := await self.reply_from(m, thread, page))]
+        cursors = {thread.info.thread_id: max(page)} if move_cursor else None
         async with self._write_lock:
-            new = await self.repository.record_replies(
-                replies, cursors={thread.info.thread_id: max(page)})
+            new = await self.repository.record_replies(replies, cursors=cursors)
             await self._apply_unmatched(page)
         return new
 

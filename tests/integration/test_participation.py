@@ -390,6 +390,29 @@ async def test_replies_waiting_in_the_buffer_are_written_on_shutdown(
     assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
 
 
+async def test_replies_left_out_of_a_full_buffer_are_read_back_from_discord(
+    emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
+    start_bot: StartBot, repo: Repository,
+) -> None:
+    lesson = await post_lesson(emulator, repo, school, questions=2)
+    q1, q2 = lesson.threads
+    async with start_bot(settings) as bot:
+        cog = cog_of(bot)
+        await emulator.wait_for(lambda: cog.backfill_runs >= 1)
+        # The database is slow: nothing is written for now, and only 3 replies may wait.
+        cog.buffer.max_delay = 3600.0
+        cog.max_waiting = 3
+        sent = [await say(emulator, (q1, q2)[i % 2], students.alice, f"Point number {i}.")
+                for i in range(8)]
+        await emulator.wait_for(lambda: cog.left_out == 5)
+        assert len(cog.buffer) == 3
+        # The database catches up: the 3 are written, the 5 left out are read back.
+        cog.buffer.max_delay = 0.0
+        assert await cog.flush()
+        await until(recorded(repo, *sent))
+    assert numbers(await repo.summary(COURSE)) == {students.alice: (8, 8 * 3, 0, 0)}
+
+
 async def test_a_thread_opened_while_running_is_read_from_its_start(
     emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
     start_bot: StartBot, repo: Repository,
