@@ -5,7 +5,9 @@ cog receives Discord's events and turns them into plain values:
 
 - ``on_message`` in a lesson thread (a dict lookup; anything else returns at once) queues a
   reply in a :class:`~bot.participation.ReplyBuffer`; a writer task writes batches, one
-  transaction each, so a burst does not cost a commit per message.
+  transaction each, so a burst does not cost a commit per message. On SQLite the batches go
+  to one database thread (:mod:`storage.bulk`), so that a busy event loop does not slow the
+  writes down.
 - Raw edit and delete events update the reply (waiting in the buffer or recorded); a deleted
   reply is marked, not erased.
 - Backfill, at every READY and RESUMED, reads each thread's history after its cursor through
