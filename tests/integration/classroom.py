@@ -20,7 +20,7 @@ import yaml
 from bot.config import Settings, parse_settings
 from storage.repository import NewReply, Post, Repository
 from tests.emulator import DiscordEmulator
-from tests.integration.conftest import COURSE, PROMPTS, SEED
+from tests.integration.conftest import COURSE, PROMPTS, SEED, course_config
 
 T = TypeVar("T")
 NOT_TEACHER = "Only the course's teachers can use this command."
@@ -47,22 +47,10 @@ class Classroom:
 
         Lessons: ``tmp_path/prompts`` when :func:`two_lessons` made it, else the shipped ones.
         """
-        folder = tmp_path / "prompts"
-        return {
-            "discord": {"api_base": emulator.api_base, "gateway_url": emulator.gateway_url},
-            "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}"},
-            "lessons": {"folder": str(folder if folder.exists() else PROMPTS)},
-            "log_level": "DEBUG",
-            "courses": {COURSE: {
-                "name": "History 101",
-                "guild_id": self.guild_id,
-                "channel_id": self.channel_id,
-                "timezone": "America/New_York",
-                "teacher_role_id": self.teacher_role_id,
-                "student_role_id": self.student_role_id,
-                **course,
-            }},
-        }
+        return course_config(emulator, tmp_path, **{
+            "guild_id": self.guild_id, "channel_id": self.channel_id,
+            "teacher_role_id": self.teacher_role_id, "student_role_id": self.student_role_id,
+            **course})
 
     def settings(self, emulator: DiscordEmulator, tmp_path: Path, **course: Any) -> Settings:
         """Validated settings for :meth:`course_config`."""

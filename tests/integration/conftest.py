@@ -49,23 +49,34 @@ def _id(obj: Any) -> int:
     return int(obj["id"] if isinstance(obj, dict) else obj.id)
 
 
-def make_settings(
-    emulator: DiscordEmulator, school: School, tmp_path: Path, **course: Any
-) -> Settings:
-    """A config for one course in the emulated server, with a SQLite file in ``tmp_path``."""
-    return parse_settings({
+def course_config(emulator: DiscordEmulator, tmp_path: Path, **course: Any) -> dict[str, Any]:
+    """A config (as YAML data) for one course in the emulated server, SQLite in ``tmp_path``.
+
+    ``course`` holds the course's settings (guild_id and channel_id at least).
+
+    Lessons: ``tmp_path/prompts`` when a test wrote lessons there, else the shipped ones.
+    """
+    folder = tmp_path / "prompts"
+    return {
         "discord": {"api_base": emulator.api_base, "gateway_url": emulator.gateway_url},
         "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}"},
-        "lessons": {"folder": str(PROMPTS)},
+        "lessons": {"folder": str(folder if folder.exists() else PROMPTS)},
         "log_level": "DEBUG",
         "courses": {COURSE: {
             "name": "History 101",
-            "guild_id": school.guild_id,
-            "channel_id": school.class_channel_id,
             "timezone": "America/New_York",
             **course,
         }},
-    })
+    }
+
+
+def make_settings(
+    emulator: DiscordEmulator, school: School, tmp_path: Path, **course: Any
+) -> Settings:
+    """Settings for one course in the emulated server, with a SQLite file in ``tmp_path``."""
+    return parse_settings(course_config(
+        emulator, tmp_path,
+        **{"guild_id": school.guild_id, "channel_id": school.class_channel_id, **course}))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import yaml
 from bot.config import Settings, parse_settings
 from storage.repository import Repository
 from tests.emulator import DiscordEmulator, InteractionResult
-from tests.integration.conftest import COURSE, PROMPTS, SEED
+from tests.integration.conftest import COURSE, SEED, course_config
 
 T = TypeVar("T")
 ZONE = ZoneInfo("America/New_York")
@@ -48,24 +48,11 @@ class Course:
 
         Lessons: ``tmp_path/prompts`` when :func:`two_lessons` made it, else the shipped ones.
         """
-        folder = tmp_path / "prompts"
-        return {
-            "discord": {"api_base": emulator.api_base, "gateway_url": emulator.gateway_url},
-            "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}"},
-            "lessons": {"folder": str(folder if folder.exists() else PROMPTS)},
-            "log_level": "DEBUG",
-            "courses": {COURSE: {
-                "name": "History 101",
-                "guild_id": self.guild_id,
-                "channel_id": self.class_channel_id,
-                "teacher_channel_id": self.teacher_channel_id,
-                "teacher_role_id": self.teacher_role_id,
-                "student_role_id": self.student_role_id,
-                "timezone": "America/New_York",
-                "calendar": {"entries": entries or []},
-                **extra,
-            }},
-        }
+        return course_config(emulator, tmp_path, **{
+            "guild_id": self.guild_id, "channel_id": self.class_channel_id,
+            "teacher_channel_id": self.teacher_channel_id,
+            "teacher_role_id": self.teacher_role_id, "student_role_id": self.student_role_id,
+            "calendar": {"entries": entries or []}, **extra})
 
     def settings(self, emulator: DiscordEmulator, tmp_path: Path,
                  entries: list[dict[str, Any]] | None = None, **extra: Any) -> Settings:
