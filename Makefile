@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= $(if $(wildcard config.yaml),config.yaml,config.example.yaml)
 
-.PHONY: run test lint check install clean
+.PHONY: run test explore lint check install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ check: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Property tests with fresh random examples (many more of them) instead of the repeatable set.
+explore: $(STAMP)
+	SEMINAR_HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest tests --ignore=tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot storage tests benchmarks

@@ -121,15 +121,19 @@ _SPLITTERS = (
 
 def _split_point(text: str, limit: int) -> tuple[int, int]:
     """Where to cut ``text`` (longer than ``limit``): (end of head, start of rest)."""
-    # A split point in the first half wastes too much room, so a finer one is preferred.
+    # A split point in the first half wastes too much room, so a finer one is preferred;
+    # but any split between words beats cutting a word in two.
     floor = limit // 2
+    best: tuple[int, int] | None = None
     for splitter in _SPLITTERS:
-        best: tuple[int, int] | None = None
+        best = None
         for match in splitter.finditer(text, 0, limit + 1):
             if 0 < match.start() <= limit:
                 best = (match.start(), match.end())
         if best is not None and best[0] > floor:
             return best
+    if best is not None:  # the last space, even early in the text
+        return best
     # No whitespace at all (a long URL, say): cut hard at the limit.
     return limit, limit
 

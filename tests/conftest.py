@@ -8,16 +8,34 @@ PostgreSQL (without the URL the PostgreSQL cases are not generated at all).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.repository import Repository
 from tests.databases import TestDatabase, database_kinds, fresh_database_url
 from tests.emulator import DiscordEmulator, restore_discord_py_urls
+
+# Property tests never decide by chance whether a commit passes: the default profile
+# ("repeatable", what `make test` and CI run) draws the same examples on every machine and
+# every run, and ignores any local example database. `make explore` (profile "explore")
+# draws new examples each run, many more of them, and keeps failures in .hypothesis/: a
+# failure it finds becomes an @example on the test, so the repeatable run checks it for good.
+settings.register_profile(
+    "repeatable", derandomize=True, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore", derandomize=False, deadline=None, max_examples=1000, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=tuple(Phase),
+)
+settings.load_profile(os.environ.get("SEMINAR_HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(params=database_kinds())
