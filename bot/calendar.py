@@ -1,7 +1,8 @@
 """Course calendar -> dated occurrences: which lesson is posted when, and when it is due.
 
 Pure: no discord.py, no database. Times in the config are the course's local wall times;
-every occurrence carries UTC instants, converted in one place (:func:`local_to_utc`):
+every occurrence carries UTC instants, converted in one place (:func:`local_to_utc`; a time
+written with an offset, ``2026-12-10T23:59:00Z``, means that instant: :func:`to_utc`):
 
 - DST never moves a post off its local wall time: 09:00 stays 09:00 all year.
 - A local time that does not exist (the spring-forward gap) is moved forward by the length
@@ -20,12 +21,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from bot.config import WEEKDAYS, CalendarEntry, CourseSettings, WeeklyPattern
+if TYPE_CHECKING:  # the config's models use this module's time rules to validate themselves
+    from bot.config import CalendarEntry, CourseSettings, WeeklyPattern
 
 UTC = dt.UTC
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 Source = Literal["entry", "weekly"]
 
@@ -76,15 +80,31 @@ def local_to_utc(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
+def to_utc(when: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """A time from the config as a UTC instant: a wall time in ``zone``, or one with an offset.
+
+    ``2026-12-10 23:59`` is the course's wall clock (:func:`local_to_utc`);
+    ``2026-12-10T23:59:00Z`` and ``2026-12-10 23:59+05:00`` say which instant they mean.
+    """
+    if when.tzinfo is None:
+        return local_to_utc(when, zone)
+    return when.astimezone(UTC)
+
+
+def wall_time(when: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """A time from the config as ``zone``'s wall clock reads it (naive)."""
+    return when if when.tzinfo is None else when.astimezone(zone).replace(tzinfo=None)
+
+
 def _entry(course_key: str, zone: ZoneInfo, entry: CalendarEntry) -> Occurrence:
-    due = None if entry.due_at is None else local_to_utc(entry.due_at, zone)
+    due = None if entry.due_at is None else to_utc(entry.due_at, zone)
     return Occurrence(
         course=course_key,
         lesson=entry.lesson,
-        post_at=local_to_utc(entry.post_at, zone),
+        post_at=to_utc(entry.post_at, zone),
         due_at=due,
         zone=zone,
-        scheduled=entry.post_at,
+        scheduled=wall_time(entry.post_at, zone),
         source="entry",
     )
 

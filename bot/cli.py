@@ -257,26 +257,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", default=str(DEFAULT_CONFIG),
         help="the config file (default: config.yaml)",
     )
+    # Every command also takes --config after its name (`seminar check --config FILE`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="the config file (default: config.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start the bot (token from the environment)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    run = command("run", help="start the bot (token from the environment)")
     run.add_argument("--sync", action="store_true",
                      help="sync slash commands to Discord even if they did not change")
     run.set_defaults(func=cmd_run)
 
-    sync = sub.add_parser("sync", help="push the slash commands to every course's server now")
-    sync.add_argument("--config", default=argparse.SUPPRESS,
-                      help="the config file (default: config.yaml)")
+    sync = command("sync", help="push the slash commands to every course's server now")
     sync.set_defaults(func=cmd_sync)
 
-    check = sub.add_parser("check", help="check the config and every lesson file")
+    check = command("check", help="check the config and every lesson file")
     check.set_defaults(func=cmd_check)
 
-    preview = sub.add_parser("preview", help="print what a lesson post will show")
+    preview = command("preview", help="print what a lesson post will show")
     preview.add_argument("lesson", help="the lesson's name (its file name without .yaml)")
     preview.set_defaults(func=cmd_preview)
 
-    imp = sub.add_parser("import", help="turn lesson pages copied from the web into lessons")
+    imp = command("import", help="turn lesson pages copied from the web into lessons")
     imp.add_argument("pages", nargs="+", metavar="PAGE.txt")
     imp.add_argument("-o", "--output", default="prompts",
                      help="folder for the lesson files, or - to print (default: prompts)")
@@ -284,21 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--force", action="store_true", help="overwrite an existing lesson file")
     imp.set_defaults(func=cmd_import)
 
-    schedule = sub.add_parser(
-        "schedule", help="print upcoming posts in each course's local time"
-    )
-    schedule.add_argument("--config", default=argparse.SUPPRESS,
-                          help="the config file (default: config.yaml)")
+    schedule = command("schedule", help="print upcoming posts in each course's local time")
     schedule.add_argument("--course", metavar="KEY", help="only this course")
     schedule.add_argument("--all", action="store_true",
                           help="every post of the term, past ones too")
     schedule.set_defaults(func=cmd_schedule)
 
-    export = sub.add_parser(
-        "export", help="write a course's gradebook CSV, or one student's data, from the database"
-    )
-    export.add_argument("--config", default=argparse.SUPPRESS,
-                        help="the config file (default: config.yaml)")
+    export = command(
+        "export", help="write a course's gradebook CSV, or one student's data, from the database")
     export.add_argument("--course", required=True, metavar="KEY", help="the course's key")
     export.add_argument("--lesson", metavar="SLUG", help="only this lesson")
     export.add_argument("--student", type=_student_id, metavar="ID",
@@ -307,11 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the CSV file to write, or - for standard output")
     export.set_defaults(func=cmd_export)
 
-    db = sub.add_parser("db", help="manage the database (db upgrade)")
+    db = command("db", help="manage the database (db upgrade)")
     db.add_argument("action", choices=["upgrade"],
                     help="upgrade: create or update the tables (run automatically at start)")
-    db.add_argument("--config", default=argparse.SUPPRESS,
-                    help="the config file (default: config.yaml)")
     db.set_defaults(func=cmd_db)
 
     return parser

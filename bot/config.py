@@ -26,17 +26,12 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot.lessons import load_yaml, not_utf8_sentence, yaml_problem
+from bot import limits
+from bot.calendar import Weekday, to_utc
+from bot.yamlfile import FileProblem, Positions, field_name, load_yaml, read_text, yaml_problem
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///seminar.db"
-
-# Upper bounds keep a mistyped number (an extra digit or two) from passing `seminar check`
-# and then overflowing Python's dates inside the running bot.
-HOURS_A_YEAR = 24 * 366
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 TOKEN_HELP = (
     "No Discord bot token found in the environment variable {var}.\n"
@@ -66,8 +61,34 @@ def _check_zone(name: str) -> str:
     return name
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("has only spaces: write a name")
+    return value
+
+
+def _date_in_range(value: dt.date) -> dt.date:
+    if not limits.EARLIEST_DATE <= value <= limits.LATEST_DATE:
+        raise ValueError(f"{value} is outside the dates Seminar schedules: use one from "
+                         f"{limits.EARLIEST_DATE} to {limits.LATEST_DATE}")
+    return value
+
+
+def _datetime_in_range(value: dt.datetime) -> dt.datetime:
+    _date_in_range(value.date())
+    return value
+
+
 TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
-Snowflake = Annotated[int, Field(gt=0)]
+Snowflake = Annotated[int, Field(gt=0, le=limits.MAX_SNOWFLAKE)]
+Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH),
+                 AfterValidator(_not_blank)]
+#: A date of the course calendar.
+CourseDate = Annotated[dt.date, AfterValidator(_date_in_range)]
+#: A date and time: the course's wall clock, or an instant when written with an offset
+#: (``2026-12-10T23:59:00Z``); :func:`bot.calendar.to_utc` reads both.
+CourseDateTime = Annotated[dt.datetime, AfterValidator(_datetime_in_range)]
+Count = Annotated[int, Field(ge=0, le=limits.MAX_REQUIRED)]
 
 
 class _Strict(BaseModel):
@@ -78,8 +99,8 @@ class DiscordSettings(_Strict):
     token_env: str = "DISCORD_TOKEN"
     api_base: str = DEFAULT_API_BASE
     gateway_url: str | None = None
-    shard_count: int | None = Field(default=None, ge=1)
-    shard_ids: list[int] | None = None
+    shard_count: int | None = Field(default=None, ge=1, le=limits.MAX_SHARDS)
+    shard_ids: list[int] | None = Field(default=None, min_length=1)
 
     @field_validator("api_base", "gateway_url")
     @classmethod
@@ -96,6 +117,8 @@ class DiscordSettings(_Strict):
             bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
             if bad:
                 raise ValueError(f"shard ids {bad} are outside 0..{self.shard_count - 1}")
+            if len(set(self.shard_ids)) != len(self.shard_ids):
+                raise ValueError("shard_ids lists a shard more than once: list each once")
         return self
 
 
@@ -155,27 +178,8 @@ class CalendarEntry(_Strict):
     """One explicit post: a lesson at a local date and time, with an optional due time."""
 
     lesson: str
-    post_at: dt.datetime
-    due_at: dt.datetime | None = None
-
-    @field_validator("post_at", "due_at")
-    @classmethod
-    def _local(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is not None:
-            raise ValueError(
-                "write the course's local time without an offset, e.g. '2026-09-07 09:00'; "
-                "the course time zone applies"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _due_after_post(self) -> CalendarEntry:
-        if self.due_at is not None and self.due_at <= self.post_at:
-            raise ValueError(
-                f"lesson {self.lesson!r}: due_at {self.due_at:%Y-%m-%d %H:%M} is not after "
-                f"post_at {self.post_at:%Y-%m-%d %H:%M}"
-            )
-        return self
+    post_at: CourseDateTime
+    due_at: CourseDateTime | None = None
 
 
 class WeeklyDue(_Strict):
@@ -188,13 +192,13 @@ class WeeklyDue(_Strict):
 class WeeklyPattern(_Strict):
     """Lessons in order, one per listed weekday between start and end, minus skip dates."""
 
-    start: dt.date
-    end: dt.date
+    start: CourseDate
+    end: CourseDate
     weekdays: list[Weekday] = Field(min_length=1)
     time: LocalTime
-    lessons: list[str] = Field(min_length=1)
-    skip: list[dt.date] = []
-    due_after_days: int | None = Field(default=None, ge=0, le=365)
+    lessons: list[str] = Field(min_length=1, max_length=limits.MAX_CALENDAR_ENTRIES)
+    skip: list[CourseDate] = []
+    due_after_days: int | None = Field(default=None, ge=0, le=limits.DAYS_A_YEAR)
     due: WeeklyDue | None = None
 
     @model_validator(mode="after")
@@ -210,7 +214,7 @@ class WeeklyPattern(_Strict):
 
 
 class CalendarSettings(_Strict):
-    entries: list[CalendarEntry] = []
+    entries: list[CalendarEntry] = Field(default=[], max_length=limits.MAX_CALENDAR_ENTRIES)
     weekly: WeeklyPattern | None = None
 
 
@@ -218,30 +222,30 @@ class CatchUp(_Strict):
     """What to do with an occurrence missed while the bot was down."""
 
     mode: Literal["post", "skip"] = "post"
-    max_late_hours: float = Field(default=12, ge=0, le=HOURS_A_YEAR)
+    max_late_hours: float = Field(default=12, ge=0, le=limits.HOURS_A_YEAR)
 
 
 class Checkpoint(_Strict):
     """A graded-discussion milestone: by a local date-time, a number of replies of a kind."""
 
-    name: str
-    by: dt.datetime
-    replies: int = Field(default=0, ge=0)
-    peer_replies: int = Field(default=0, ge=0)
+    name: Name
+    by: CourseDateTime
+    replies: Count = 0
+    peer_replies: Count = 0
 
 
 class GradingSettings(_Strict):
-    min_words: int = Field(default=0, ge=0)
-    required_peer_replies: int = Field(default=0, ge=0)
-    checkpoints: list[Checkpoint] = []
+    min_words: int = Field(default=0, ge=0, le=limits.MAX_WORDS)
+    required_peer_replies: Count = 0
+    checkpoints: list[Checkpoint] = Field(default=[], max_length=limits.MAX_CHECKPOINTS)
 
 
 class ReminderSettings(_Strict):
-    hours_before_due: float | None = Field(default=None, gt=0, le=HOURS_A_YEAR)
+    hours_before_due: float | None = Field(default=None, gt=0, le=limits.HOURS_A_YEAR)
 
 
 class CourseSettings(_Strict):
-    name: str
+    name: Name
     guild_id: Snowflake
     channel_id: Snowflake
     teacher_channel_id: Snowflake | None = None
@@ -252,7 +256,7 @@ class CourseSettings(_Strict):
     catch_up: CatchUp = CatchUp()
     lock_at_due: bool = False
     store_text: bool = False
-    retention_days: int = Field(default=365, ge=1, le=36500)
+    retention_days: int = Field(default=365, ge=1, le=limits.MAX_RETENTION_DAYS)
     grading: GradingSettings = GradingSettings()
     reminders: ReminderSettings = ReminderSettings()
 
@@ -260,23 +264,36 @@ class CourseSettings(_Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @model_validator(mode="after")
+    def _due_after_post(self) -> CourseSettings:
+        for index, entry in enumerate(self.calendar.entries, 1):
+            if entry.due_at is None:
+                continue
+            if to_utc(entry.due_at, self.zone) <= to_utc(entry.post_at, self.zone):
+                raise ValueError(
+                    f"calendar.entries[{index}] (lesson {entry.lesson!r}): due_at "
+                    f"{entry.due_at:%Y-%m-%d %H:%M} is not after post_at "
+                    f"{entry.post_at:%Y-%m-%d %H:%M}")
+        return self
+
+
+def _course_key(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", value):
+        raise ValueError(f"course key {value!r} must be a short lowercase name such as "
+                         "'history-101'")
+    return value
+
+
+CourseKey = Annotated[str, AfterValidator(_course_key)]
+
 
 class Settings(_Strict):
     discord: DiscordSettings = DiscordSettings()
     database: DatabaseSettings = DatabaseSettings()
     lessons: LessonsSettings = LessonsSettings()
-    courses: dict[str, CourseSettings] = {}
+    courses: dict[CourseKey, CourseSettings] = Field(default={},
+                                                     max_length=limits.MAX_COURSES)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    @field_validator("courses")
-    @classmethod
-    def _keys(cls, value: dict[str, CourseSettings]) -> dict[str, CourseSettings]:
-        bad = [k for k in value if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", k)]
-        if bad:
-            raise ValueError(
-                f"course keys {bad} must be short lowercase names such as 'history-101'"
-            )
-        return value
 
     def course_for_channel(self, channel_id: int) -> tuple[str, CourseSettings] | None:
         """The course whose class channel (or, failing that, teacher channel) is ``channel_id``."""
@@ -289,27 +306,71 @@ class Settings(_Strict):
         return None
 
 
-def _format_error(error: ErrorDetails) -> str:
-    where = ".".join(str(p) for p in error["loc"]) or "(top level)"
-    message = str(error["msg"])
+def _shared_channels_and_roles(settings: Settings) -> list[tuple[tuple[str, ...], str]]:
+    """Each class channel belongs to one course, and each course keeps its roles apart."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    owners: dict[int, str] = {}
+    for key, course in settings.courses.items():
+        owner = owners.setdefault(course.channel_id, key)
+        if owner != key:
+            problems.append((("courses", key, "channel_id"),
+                f"is also the class channel of course {owner!r}: give each course its own class "
+                "channel (a reply there would count for only one of them)"))
+        if (course.teacher_role_id is not None
+                and course.teacher_role_id == course.student_role_id):
+            problems.append((("courses", key, "student_role_id"),
+                "is the teacher role too: teachers would be counted as students and "
+                "students could use teacher commands; use two roles"))
+    for key, course in settings.courses.items():
+        if course.teacher_channel_id is None or course.teacher_channel_id not in owners:
+            continue
+        owner = owners[course.teacher_channel_id]
+        which = "this course" if owner == key else f"course {owner!r}"
+        problems.append((("courses", key, "teacher_channel_id"),
+            f"is the class channel of {which}: the teachers' notices would reach the students; "
+            "use a channel only teachers see"))
+    return problems
+
+
+def _error_message(error: ErrorDetails) -> str:
     if error["type"] in ("extra_forbidden", "invalid_key"):
-        message = "unknown setting (check its spelling and indentation)"
-    elif error["type"] == "missing":
-        message = "this setting is required"
-    message = message.removeprefix("Value error, ")
-    return f"{where}: {message}"
+        return "unknown setting (check its spelling and indentation)"
+    if error["type"] == "missing":
+        return "this setting is required"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
-def parse_settings(data: Any, source: str = "config") -> Settings:
-    """Validate already-parsed YAML data; raise :class:`ConfigError` listing every problem."""
+def parse_settings(data: Any, source: str = "config", text: str | None = None) -> Settings:
+    """Validate already-parsed YAML data; raise :class:`ConfigError` listing every problem.
+
+    With the file's ``text``, each problem names its line: ``config.yaml:12: courses.x...``.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: the top level must be a mapping of settings"])
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([f"{source}: {_format_error(e)}" for e in exc.errors()]) from None
+        for error in exc.errors():
+            # A course key's own problem is reported at the key, not at "[key]" inside it.
+            loc = tuple(p for p in error["loc"] if p != "[key]")
+            if error["type"] in ("extra_forbidden", "invalid_key"):  # a key, not a position
+                loc = (*loc[:-1], str(loc[-1]))
+            problems.append((loc, _error_message(error)))
+    else:
+        problems.extend(_shared_channels_and_roles(settings))
+    if problems:
+        positions = Positions(text) if text is not None else None
+        sentences = []
+        for loc, message in problems:
+            line = positions.line_of(loc) if positions is not None else None
+            where = f"{source}:{line}" if line is not None else source
+            sentences.append(f"{where}: {field_name(loc)}: {message}")
+        raise ConfigError(sentences)
+    assert settings is not None
     return settings
 
 
@@ -320,18 +381,16 @@ def load_settings(path: Path) -> Settings:
             [f"{path}: no such config file (copy config.example.yaml to {path} and edit it)"]
         )
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([not_utf8_sentence(path, exc)]) from None
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read the file ({exc})"]) from None
+        text = read_text(path, "config file")
+    except FileProblem as exc:
+        raise ConfigError([str(exc)]) from None
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
         line, problem = yaml_problem(exc, text)
-        where = f"{path}: line {line}" if line is not None else str(path)
+        where = f"{path}:{line}" if line is not None else str(path)
         raise ConfigError([f"{where}: not valid YAML ({problem})"]) from None
-    settings = parse_settings(data, str(path))
+    settings = parse_settings(data, str(path), text)
     folder = settings.lessons.folder
     if not folder.is_absolute():
         folder = (path.parent / folder).resolve()

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.calendar import local_to_utc
+from bot.calendar import to_utc
 from bot.config import Checkpoint, GradingSettings
 from bot.render import MESSAGE_CONTENT_LIMIT, discord_timestamp
 
@@ -208,10 +208,11 @@ class StudentStats:
 def checkpoint_deadlines(grading: GradingSettings, zone: ZoneInfo) -> list[CheckpointDeadline]:
     """Each checkpoint of ``grading`` with the UTC instant of its local ``by`` time.
 
-    Same rule as posts and due times (:func:`bot.calendar.local_to_utc`): a local time that
-    happens twice means the first occurrence; one skipped by DST falls after the gap.
+    Same rule as posts and due times (:func:`bot.calendar.to_utc`): a local time that
+    happens twice means the first occurrence; one skipped by DST falls after the gap; a
+    time written with an offset means that instant.
     """
-    return [CheckpointDeadline(c, local_to_utc(c.by, zone)) for c in grading.checkpoints]
+    return [CheckpointDeadline(c, to_utc(c.by, zone)) for c in grading.checkpoints]
 
 
 def checkpoint_met(checkpoint: Checkpoint, before: CutoffTotals | None) -> bool:

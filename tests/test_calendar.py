@@ -13,6 +13,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.calendar import (
+    WEEKDAYS,
     Occurrence,
     all_occurrences,
     due_between,
@@ -23,7 +24,7 @@ from bot.calendar import (
     upcoming,
 )
 from bot.cli import main
-from bot.config import WEEKDAYS, ConfigError, CourseSettings, WeeklyPattern, parse_settings
+from bot.config import ConfigError, CourseSettings, WeeklyPattern, parse_settings
 
 UTC = dt.UTC
 DST_ZONES = [

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot import render
+from bot import limits, render
 from bot.lessons import Lesson, Resource, load_lessons
 from bot.render import (
     BUTTON_LABEL_LIMIT,
@@ -274,14 +274,15 @@ lesson_text = st.text(
 
 @st.composite
 def lessons(draw: st.DrawFn) -> Lesson:
-    n_questions = draw(st.integers(min_value=1, max_value=30))
+    n_questions = draw(st.integers(min_value=1, max_value=limits.MAX_QUESTIONS))
     return Lesson(
         slug="any-lesson",
         title=draw(st.text(min_size=1, max_size=300).filter(lambda t: t.strip() != "")),
-        published=draw(st.dates()),
-        source_url=draw(st.sampled_from([None, "https://example.org/x", "not a url"])),
+        published=draw(st.dates(limits.EARLIEST_PUBLISHED, limits.LATEST_DATE)),
+        source_url=draw(st.sampled_from([None, "https://example.org/x"])),
         summary=draw(lesson_text),
-        questions=draw(st.lists(lesson_text, min_size=n_questions, max_size=n_questions)),
+        questions=draw(st.lists(lesson_text.map(lambda t: t[:limits.MAX_QUESTION_LENGTH]),
+                                min_size=n_questions, max_size=n_questions)),
         resources=[
             Resource(title=t, url=u)
             for t, u in draw(st.lists(
