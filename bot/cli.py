@@ -81,18 +81,30 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_folder(args: argparse.Namespace) -> str:
+    """Where imported lessons go: ``-o``, else the config's lessons folder, else ./prompts."""
+    if args.output is not None:
+        return str(args.output)
+    if Path(args.config).exists() or args.config != str(DEFAULT_CONFIG):
+        return str(_settings(args).lessons.folder)
+    return "prompts"
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Turn lesson pages copied from the web into lesson files."""
     from bot.importer import PageImportError, import_page, slug_for
     from bot.lessons import dump_lesson
+    from bot.yamlfile import FileProblem, read_text
 
+    output = _import_folder(args)
     failed = 0
+    printed = 0
     for page in args.pages:
         path = Path(page)
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            print(f"{path}: cannot read the file ({exc})", file=sys.stderr)
+            text = read_text(path, "page")
+        except FileProblem as exc:
+            print(exc, file=sys.stderr)
             failed += 1
             continue
         try:
@@ -103,16 +115,18 @@ def cmd_import(args: argparse.Namespace) -> int:
             failed += 1
             continue
         text_out = dump_lesson(result.lesson)
-        target = Path(args.output) / f"{result.lesson.slug}.yaml"
-        if args.output != "-" and target.exists() and not args.force:
+        target = Path(output) / f"{result.lesson.slug}.yaml"
+        if output != "-" and target.exists() and not args.force:
             print(f"{target} already exists: not overwritten (use --force to replace it)",
                   file=sys.stderr)
             failed += 1
             continue
         for warning in result.warnings:
             print(f"{path}: {warning}", file=sys.stderr)
-        if args.output == "-":
-            sys.stdout.write(text_out)
+        if output == "-":
+            # Several lessons on standard output are several YAML documents.
+            sys.stdout.write(("---\n" if printed else "") + text_out)
+            printed += 1
             continue
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -283,8 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = command("import", help="turn lesson pages copied from the web into lessons")
     imp.add_argument("pages", nargs="+", metavar="PAGE.txt")
-    imp.add_argument("-o", "--output", default="prompts",
-                     help="folder for the lesson files, or - to print (default: prompts)")
+    imp.add_argument("-o", "--output", default=None,
+                     help="folder for the lesson files, or - to print (default: the config's "
+                          "lessons folder, else prompts)")
     imp.add_argument("--slug", help="the lesson's name (default: from the title)")
     imp.add_argument("--force", action="store_true", help="overwrite an existing lesson file")
     imp.set_defaults(func=cmd_import)

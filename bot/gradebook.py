@@ -146,6 +146,12 @@ async def export_from_database(
         if student is not None:
             rows = len(await repo.replies_for_student(course_key, student))
             return await student_data_csv(repo, course_key, student), rows
+        if lesson is not None:
+            posted = [t.lesson for t in await repo.lesson_totals(course_key)]
+            if lesson not in posted:
+                raise ExportError(
+                    f"lesson {lesson!r} has not been posted in course {course_key!r}, so there "
+                    f"is nothing to export (posted: {', '.join(posted) or 'none yet'})")
         summaries = await course_report(repo, course_key, course, None, lesson=lesson, now=now)
         return reports.to_csv(summaries, course.grading), len(summaries)
     finally:

@@ -30,7 +30,8 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from bot.lessons import SLUG_RE, Lesson, Resource
+from bot.lessons import SLUG_RE, Lesson, Resource, lesson_problem
+from bot.yamlfile import field_name
 
 __all__ = ["ImportResult", "PageImportError", "import_page", "slug_for"]
 
@@ -66,7 +67,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), Non
 def _clean_line(line: str) -> str:
     """One line with odd spaces made plain, control characters dropped, runs collapsed."""
     line = line.translate(_SPACES).translate(_INVISIBLE)
-    line = "".join(ch for ch in line if ch == " " or unicodedata.category(ch)[0] != "C")
+    if not line.isprintable():  # the per-character check only where something is odd
+        line = "".join(ch for ch in line if ch == " " or unicodedata.category(ch)[0] != "C")
     return re.sub(r" {2,}", " ", line).strip()
 
 
@@ -85,8 +87,14 @@ _NOISE = frozenset({
 })
 
 
+# Headings and page furniture are short lines: a longer one is text, whatever it says.
+_SHORT_LINE = 60
+
+
 def _key(line: str) -> str:
     """A line reduced to lowercase words, for matching headings and noise."""
+    if len(line) > _SHORT_LINE:
+        return ""
     line = line.lower().lstrip("#>+▸▶►↑^ ").rstrip(":.↑^▲ ")
     return re.sub(r"\s+", " ", line)
 
@@ -577,8 +585,8 @@ def import_page(text: str, slug: str) -> ImportResult:
             resources=resources,
             transcript=transcript,
         )
-    except ValidationError as exc:  # a safety net: the checks above should catch it first
-        raise PageImportError(
-            [f"{'.'.join(map(str, e['loc'])) or 'lesson'}: {e['msg']}" for e in exc.errors()]
-        ) from None
+    except ValidationError as exc:  # what the lesson file would refuse: too many readings, say
+        raise PageImportError([
+            f"the lesson's {field_name(loc)} {message}"
+            for loc, message in map(lesson_problem, exc.errors())]) from None
     return ImportResult(lesson=lesson, warnings=warnings)

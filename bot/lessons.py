@@ -30,8 +30,8 @@ LESSON_SUFFIXES = (".yaml", ".yml")
 
 
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("has only spaces: write some text")
+    if not any(ch.isprintable() and not ch.isspace() for ch in value):
+        raise ValueError("has no visible text (only spaces or control characters): write some")
     return value
 
 
@@ -113,6 +113,14 @@ class LessonError(Exception):
         super().__init__("\n".join(problems))
 
 
+def lesson_problem(error: ErrorDetails) -> tuple[tuple[str | int, ...], str]:
+    """Where a validation error is (a field path) and what it says, as a teacher reads it."""
+    loc = tuple(error["loc"])
+    if error["type"] == "invalid_key":  # the key itself, not a list position
+        loc = (*loc[:-1], str(loc[-1]))
+    return loc, _message(error)
+
+
 def _message(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "missing":
@@ -156,12 +164,10 @@ def parse_lesson(text: str, slug: str, source: str) -> Lesson:
         positions = Positions(text)
         problems = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
-            if error["type"] == "invalid_key":  # the key itself, not a list position
-                loc = (*loc[:-1], str(loc[-1]))
+            loc, message = lesson_problem(error)
             line = positions.line_of(loc) if loc != ("slug",) else None
             where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: {field_name(loc)} {_message(error)}")
+            problems.append(f"{where}: {field_name(loc)} {message}")
         raise LessonError(problems) from None
 
 

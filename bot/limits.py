@@ -35,7 +35,7 @@ MAX_CALENDAR_ENTRIES = 1000
 MAX_NAME_LENGTH = 100
 
 #: A lesson file or an imported page larger than this is refused before it is read.
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = 4 * 1024 * 1024
 #: YAML nodes a file may hold once its aliases are expanded (a district's config with a
 #: thousand courses has some hundreds of thousands; an "alias bomb" has billions).
 MAX_YAML_NODES = 1_000_000

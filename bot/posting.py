@@ -15,7 +15,7 @@ from typing import Final, Literal
 from bot.calendar import Occurrence
 from bot.config import CatchUp
 from bot.lessons import Lesson
-from bot.render import THREAD_NAME_LIMIT, discord_timestamp, truncate
+from bot.render import THREAD_NAME_LIMIT, discord_timestamp, escape_for_discord, truncate
 
 # A post this little behind its time is on time: the loop woke a moment late, or was busy
 # posting another course's lesson.
@@ -224,7 +224,7 @@ class PostLine:
 
 
 def _title(titles: Mapping[str, str], slug: str) -> str:
-    return truncate(titles.get(slug, slug), 80)
+    return escape_for_discord(titles.get(slug, slug), max_length=80)
 
 
 def schedule_overview(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -37,6 +38,9 @@ CHOICE_NAME_LIMIT = 100
 CHOICE_VALUE_LIMIT = 100
 CHOICES_LIMIT = 25
 ATTACHMENT_NAME_LIMIT = 100
+#: Bytes an upload may have in a server without boosts (discord.py's DEFAULT_FILE_SIZE_LIMIT).
+#: A lesson file is capped below it (bot.limits.MAX_FILE_BYTES), so every transcript fits.
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 ELLIPSIS = "…"
 LESSON_COLOUR = 0x2B6CB0
@@ -165,6 +169,41 @@ def chunk_text(text: str, limit: int) -> list[str]:
     return _chunks(text, limit, limit)
 
 
+# Bidirectional controls would flip the rest of a Discord line when shown inside it.
+_BIDI_CONTROLS = dict.fromkeys(
+    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+_MARKDOWN_SPECIAL = re.compile(r"([\\*_~`|<>\[\]#])")
+NAME_WIDTH = 32
+
+
+def one_line(text: str) -> str:
+    """Text on one line: control characters and runs of white space become one space."""
+    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+                      for c in text.translate(_BIDI_CONTROLS))
+    return " ".join(cleaned.split())
+
+
+def escape_for_discord(text: str, *, max_length: int | None = NAME_WIDTH) -> str:
+    """Make a name or title safe to show inside a Discord message line.
+
+    Puts it on one line (control characters, bidirectional overrides and newlines removed),
+    cuts it to ``max_length`` characters with an ellipsis, puts a backslash before markdown
+    characters (``\\ * _ ~ ` | < > [ ] #``) so ``**x**`` shows as typed and ``[x](url)`` is no
+    link, and puts a zero-width space after every ``@`` so ``@everyone`` or ``<@id>`` in a
+    nickname can never ping.
+    """
+    line = one_line(text)
+    if max_length is not None and len(line) > max_length:
+        line = line[: max_length - 1].rstrip() + ELLIPSIS
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", line).replace("@", "@\u200b")
+
+
+def link_target(url: str) -> str:
+    """A web address as the target of a markdown link: parentheses cannot end it early."""
+    return url.replace("(", "%28").replace(")", "%29")
+
+
 def truncate(text: str, limit: int) -> str:
     """``text`` on one line, cut at a word boundary with an ellipsis if longer than ``limit``."""
     text = " ".join(text.split())
@@ -287,12 +326,12 @@ def _questions_block(lesson: Lesson) -> str:
 
 def resource_line(resource: Resource) -> str:
     """One reading as a line: 'Read “Title”, by Author', linked when it has a web address."""
-    title = f"“{resource.title.strip()}”"
+    title = f"“{escape_for_discord(resource.title, max_length=None)}”"
     if resource.url is not None:
-        title = f"[{title}]({resource.url})"
+        title = f"[{title}]({link_target(resource.url)})"
     line = f"{_KIND_VERB[resource.kind]} {title}"
     if resource.author:
-        line += f", by {resource.author.strip()}"
+        line += f", by {escape_for_discord(resource.author, max_length=None)}"
     if resource.url is None:
         line += " (no link)"
     return line

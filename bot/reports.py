@@ -28,7 +28,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from bot.calendar import to_utc
 from bot.config import Checkpoint, GradingSettings
-from bot.render import MESSAGE_CONTENT_LIMIT, discord_timestamp
+from bot.render import MESSAGE_CONTENT_LIMIT, discord_timestamp, escape_for_discord, one_line
 
 Status = Literal["replied", "missing", "off-roster"]
 CheckpointState = Literal["met", "not met", "open"]
@@ -62,11 +61,6 @@ CHECKPOINT_COLUMN_PREFIX = "checkpoint: "
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-# Bidirectional controls would flip the rest of a Discord line when shown inside it.
-_BIDI_CONTROLS = dict.fromkeys(
-    map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-)
-_MARKDOWN_SPECIAL = re.compile(r"([\\*_~`|<>\[\]#])")
 NAME_WIDTH = 32
 CHART_NAME_WIDTH = 24
 MIN_PAGE_CHARS = 200
@@ -427,13 +421,6 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
 # --- chart -----------------------------------------------------------------------------------
 
 
-def _one_line(text: str) -> str:
-    """Text on one line: control characters and runs of white space become one space."""
-    cleaned = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
-                      for c in text.translate(_BIDI_CONTROLS))
-    return " ".join(cleaned.split())
-
-
 def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
@@ -465,7 +452,7 @@ def chart_png(
     if total > len(pairs):
         title = f"{title} (first {len(pairs)} of {total})"
     # '$' starts matplotlib math text; escaped so a nickname is drawn as written.
-    labels = [_truncate(_one_line(name), CHART_NAME_WIDTH).replace("$", r"\$") or "?"
+    labels = [_truncate(one_line(name), CHART_NAME_WIDTH).replace("$", r"\$") or "?"
               for name, _ in pairs]
     values = [v for _, v in pairs]
 
@@ -485,7 +472,7 @@ def chart_png(
                 transform=ax.transAxes)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(value_label.capitalize())
-    ax.set_title(_one_line(title).replace("$", r"\$"))
+    ax.set_title(one_line(title).replace("$", r"\$"))
     ax.spines[["top", "right"]].set_visible(False)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -498,20 +485,6 @@ def chart_png(
 
 
 # --- text pages ------------------------------------------------------------------------------
-
-
-def escape_for_discord(text: str, *, max_length: int | None = NAME_WIDTH) -> str:
-    """Make a name safe to show inside a Discord message line.
-
-    Puts it on one line (control characters, bidirectional overrides and newlines removed),
-    cuts it to ``max_length`` characters with an ellipsis, puts a backslash before markdown
-    characters (``\\ * _ ~ ` | < > [ ] #``) so ``**x**`` shows as typed, and puts a zero-width
-    space after every ``@`` so ``@everyone`` or ``<@id>`` in a nickname can never ping.
-    """
-    line = _one_line(text)
-    if max_length is not None:
-        line = _truncate(line, max_length)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", line).replace("@", "@\u200b")
 
 
 def _plural(n: int, one: str, many: str) -> str:
@@ -572,7 +545,7 @@ def table_pages(
     """
     if max_chars < MIN_PAGE_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_PAGE_CHARS}, not {max_chars}")
-    heading = _truncate(_one_line(title), max_chars // 2)
+    heading = _truncate(one_line(title), max_chars // 2)
     suffix_room = len(" (page 9999/9999)")
     budget = max_chars - len(heading) - suffix_room - 1
     lines = [_truncate(summary_line(s), budget) for s in summaries]

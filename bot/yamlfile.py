@@ -159,7 +159,7 @@ def read_text(path: Path, what: str = "file") -> str:
     except IsADirectoryError:
         raise FileProblem(f"{path}: is a folder, not a {what}") from None
     except OSError as exc:
-        raise FileProblem(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+        raise FileProblem(f"{path}: cannot read the file ({exc.strerror or exc})") from None
 
 
 class Positions:

@@ -404,3 +404,84 @@ def test_seminar_import_of_cut_pages_never_shows_a_traceback(
     assert f"{pages[0]}: " in err and f"{pages[2]}: cannot read the file" in err
     for line in err.splitlines():
         assert line.startswith(str(tmp_path)), line
+
+
+# --- hostile or huge files ---------------------------------------------------------------------
+
+ALIAS_BOMB = "".join(
+    f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 9) if level else ', '.join('x' * 9)}]\n"
+    for level in range(10))
+
+
+@pytest.mark.parametrize("kind", ["lesson", "config"])
+def test_an_alias_bomb_is_refused_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    # Nine levels of nine aliases stand for 387 million values: expanding them took minutes
+    # and gigabytes; now `seminar check` refuses the file before it expands anything.
+    config = tmp_path / "config.yaml"
+    (tmp_path / "prompts").mkdir()
+    lesson = tmp_path / "prompts" / "bomb.yaml"
+    if kind == "lesson":
+        config.write_text("courses: {}\n", encoding="utf-8")
+        lesson.write_text("title: T\npublished: 2021-01-01\nsummary: S\nquestions: [Q]\n"
+                          + ALIAS_BOMB.replace("l0:", "transcript: x\nl0:"), encoding="utf-8")
+        bad = lesson
+    else:
+        config.write_text("courses: {}\n" + ALIAS_BOMB.replace("l9:", "log_level:"),
+                          encoding="utf-8")
+        bad = config
+    assert main(["check", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert (f"{bad}: not valid YAML (its aliases (*name) expand to more than 1,000,000 values: "
+            "write the values out, or use fewer aliases)") in err
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text("title: &t [*t]\n", encoding="utf-8")
+    with pytest.raises(LessonError) as caught:
+        load_lessons(tmp_path)
+    assert caught.value.problems == [
+        f"{path}: not valid YAML (an alias (*name) is used inside the value it names: "
+        "remove it)"]
+
+
+def test_aliases_a_teacher_might_use_still_work(tmp_path: Path) -> None:
+    # One calendar written once and used by 39 courses.
+    config = tmp_path / "config.yaml"
+    course = ("    name: {0}\n    guild_id: 1\n    channel_id: {1}\n"
+              "    calendar: *term\n")
+    text = ("courses:\n  bio-1:\n    name: Bio 1\n    guild_id: 1\n    channel_id: 2\n"
+            "    calendar: &term\n      weekly: {start: 2026-09-07, end: 2026-12-18, "
+            "weekdays: [mon], time: '09:00', lessons: [a]}\n"
+            + "".join(f"  bio-{n}:\n" + course.format(f"Bio {n}", n + 10) for n in range(2, 40)))
+    config.write_text(text, encoding="utf-8")
+    settings = load_settings(config)
+    assert len(settings.courses) == 39
+    assert {c.calendar.weekly.lessons[0] for c in settings.courses.values()
+            if c.calendar.weekly is not None} == {"a"}
+
+
+def test_a_lesson_file_too_large_is_not_read_and_every_transcript_fits_discord(
+    tmp_path: Path,
+) -> None:
+    from bot import limits, render
+
+    path = tmp_path / "huge.yaml"
+    path.write_text("title: T\npublished: 2021-01-01\nsummary: S\nquestions: [Q]\n"
+                    "transcript: |\n" + "  words and words\n" * 300_000, encoding="utf-8")
+    with pytest.raises(LessonError) as caught:
+        load_lessons(tmp_path)
+    assert caught.value.problems == [
+        f"{path}: the lesson file is 5.1 MiB; Seminar reads files of at most 4 MiB: is it the "
+        "right file?"]
+    # The largest lesson file check accepts still makes a transcript Discord takes.
+    path.write_text("title: T\npublished: 2021-01-01\nsummary: S\nquestions: [Q]\n"
+                    "transcript: |\n" + "  words and words\n" * 230_000, encoding="utf-8")
+    assert path.stat().st_size <= limits.MAX_FILE_BYTES
+    [lesson] = load_lessons(tmp_path).values()
+    transcript = render.transcript_file(lesson)
+    assert transcript is not None
+    assert len(transcript.data) <= render.ATTACHMENT_SIZE_LIMIT
+    assert limits.MAX_FILE_BYTES + 4 * limits.MAX_TITLE_LENGTH < render.ATTACHMENT_SIZE_LIMIT

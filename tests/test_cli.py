@@ -186,3 +186,67 @@ def test_slug_with_several_pages_is_a_usage_error(
         main(["import", "a.txt", "b.txt", "--slug", "x", "-o", str(tmp_path)])
     assert caught.value.code == 2
     assert "--slug names one lesson: give one page with it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["check"], ["schedule"], ["preview", "week-1"], ["run"]])
+def test_config_is_taken_before_or_after_the_command(
+    setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)  # `run` stops at the missing token
+    before = run(capsys, "--config", str(setup), *command)
+    after = run(capsys, *command, "--config", str(setup))
+    assert before == after
+    assert "unrecognized arguments" not in after[2]
+    assert "no such config file" not in after[2]
+
+
+# --- import ----------------------------------------------------------------------------------
+
+SEED_PAGE = ROOT / "tests" / "pages" / "seed.txt"
+
+
+def test_import_writes_into_the_configs_lessons_folder(
+    setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(setup.parent)  # config.yaml is here and names `lessons`, not `prompts`
+    code, out, _ = run(capsys, "import", str(SEED_PAGE))
+    target = setup.parent / "lessons" / "stalins-crimes-and-russias-future.yaml"
+    assert code == 0 and out.strip() == f"wrote {target}"
+    assert target.exists() and not (setup.parent / "prompts").exists()
+    other = setup.parent / "elsewhere.yaml"
+    other.write_text(CONFIG.replace("folder: lessons", "folder: units"), encoding="utf-8")
+    code, out, _ = run(capsys, "import", str(SEED_PAGE), "--config", str(other))
+    assert code == 0 and (setup.parent / "units" / target.name).exists()
+
+
+def test_import_of_two_pages_to_stdout_prints_two_yaml_documents(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import yaml
+
+    code, out, _ = run(capsys, "import", str(SEED_PAGE), str(ROOT / "tests" / "pages" /
+                                                            "star_bullets_nbsp.txt"), "-o", "-")
+    assert code == 0
+    documents = list(yaml.safe_load_all(out))
+    assert len(documents) == 2
+    assert documents[0]["title"] == "Stalin’s Crimes and Russia’s Future"
+    assert documents[1]["title"] != documents[0]["title"]
+
+
+def test_import_of_a_page_that_is_not_utf8_or_too_large_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes(SEED_PAGE.read_text(encoding="utf-8").replace("’", "'").encode("utf-8")
+                      .replace(b"Published", "Publié".encode("latin-1")))
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"x" * (5 * 2**20))
+    code, out, err = run(capsys, "import", str(latin), str(huge), "-o", str(tmp_path))
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        f"{latin}: cannot read the file: line 6 is not UTF-8 text (byte 0xe9); save the file "
+        "as UTF-8",
+        f"{huge}: the page is 5.0 MiB; Seminar reads files of at most 4 MiB: is it the right "
+        "file?",
+    ]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 from discord import app_commands
 
-from bot import render, reports
+from bot import render
 from bot.config import CourseSettings
 from bot.errors import NotInCourse, UnknownLesson
 from bot.lessons import Lesson
@@ -57,7 +57,7 @@ def course_of(interaction: discord.Interaction[SeminarBot]) -> tuple[str, Course
 def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
     """The error for a lesson name that matches nothing, suggesting close names."""
     # On one line, without bidi overrides or markdown: the echo cannot garble the sentence.
-    shown = reports.escape_for_discord(name, max_length=100)
+    shown = render.escape_for_discord(name, max_length=100)
     if not shown:
         return UnknownLesson("The lesson name was blank. Start typing and pick a lesson from "
                              "the list.")
@@ -66,7 +66,8 @@ def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
         return UnknownLesson(
             f"There is no lesson called “{shown}”. Start typing and pick a lesson from the list."
         )
-    options = "; ".join(f"“{m.title}” (`{m.slug}`)" for m in matches)
+    options = "; ".join(f"“{render.escape_for_discord(m.title, max_length=100)}” (`{m.slug}`)"
+                        for m in matches)
     return UnknownLesson(f"There is no lesson called “{shown}”. Did you mean: {options}?")
 
 

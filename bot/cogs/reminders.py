@@ -25,7 +25,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import reports
+from bot import render, reports
 from bot.cogs.common import course_of, lesson_autocomplete, teacher_only
 from bot.cogs.teacher import lesson_slug, lesson_title, repository_of, roster_of
 from bot.config import CourseSettings
@@ -177,7 +177,7 @@ class RemindersCog(commands.Cog):
 
     def _summary(self, post: Post, outcome: Outcome) -> str:
         """What the teacher is told after /remind."""
-        title = reports.escape_for_discord(lesson_title(self.bot, post.lesson), max_length=100)
+        title = render.escape_for_discord(lesson_title(self.bot, post.lesson), max_length=100)
         others = []
         if outcome.replied:
             others.append(f"{outcome.replied} already replied")
@@ -211,7 +211,7 @@ class RemindersCog(commands.Cog):
         # Discord gives an interaction's first answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
         await repo.set_reminder_opt_out(key, interaction.user.id, opted_out)
-        name = reports.escape_for_discord(course.name, max_length=100)
+        name = render.escape_for_discord(course.name, max_length=100)
         text = (f"Done: I won't ping you with reminders in {name}. Use /reminders on to get "
                 "them again." if opted_out else
                 f"Done: I'll remind you in {name} when a lesson is due and you have not "

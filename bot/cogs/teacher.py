@@ -82,9 +82,9 @@ def report_title(course: CourseSettings, title: str | None,
                  summaries: list[reports.StudentSummary]) -> str:
     """The heading of a report: course, lesson, and how many students replied."""
     replied = sum(1 for s in summaries if not s.missing)
-    what = reports.escape_for_discord(course.name, max_length=100)
+    what = render.escape_for_discord(course.name, max_length=100)
     if title is not None:
-        what += f" · “{reports.escape_for_discord(title, max_length=100)}”"
+        what += f" · “{render.escape_for_discord(title, max_length=100)}”"
     missing = len(summaries) - replied
     counts = f"{replied} replied" + (f", {missing} not yet" if missing else "")
     return f"**Participation in {what}** · {counts}"
@@ -188,7 +188,7 @@ class ForgetView(OwnedView):
             # show the outcome when the deletion is done.
             await interaction.response.defer()
             deleted = await forgetting
-        name = reports.escape_for_discord(self.student.display_name)
+        name = render.escape_for_discord(self.student.display_name)
         content = (f"Deleted the records of **{name}** (`{self.student.id}`): "
                    f"{deleted} repl{'y' if deleted == 1 else 'ies'}, their reminder marks and "
                    "settings. This was written to the audit log.")
@@ -341,7 +341,7 @@ class TeacherCog(commands.Cog):
         await repo.audit(key, interaction.user.id, "export",
                          f"participation CSV of {slug or 'the course'}: {len(summaries)} rows")
         await interaction.followup.send(
-            f"Gradebook for {reports.escape_for_discord(what, max_length=120)}: "
+            f"Gradebook for {render.escape_for_discord(what, max_length=120)}: "
             f"{len(summaries)} student(s), one row each. When you import it into a "
             "spreadsheet, set the user_id column to Text so the long ids stay exact.",
             file=discord.File(io.BytesIO(data), filename=filename), ephemeral=True)
@@ -359,10 +359,10 @@ class TeacherCog(commands.Cog):
         key, course = course_of(interaction)
         repository_of(self.bot)
         view = ForgetView(self, interaction.user.id, key, student)
-        name = reports.escape_for_discord(student.display_name)
+        name = render.escape_for_discord(student.display_name)
         await interaction.response.send_message(
             f"Delete every record of **{name}** (`{student.id}`) in "
-            f"{reports.escape_for_discord(course.name, max_length=100)}? Their replies are "
+            f"{render.escape_for_discord(course.name, max_length=100)}? Their replies are "
             "erased from the reports and exports, with their reminder settings. Their messages "
             "in Discord stay. This cannot be undone.",
             view=view, ephemeral=True)

@@ -380,3 +380,39 @@ async def test_mentioning_the_bot_is_not_a_command(
     assert result.embeds[0]["title"] == SEED_TITLE
     assert emulator.messages(school.class_channel_id)[-1]["content"].endswith("help me")
     assert_no_traceback(caplog)
+
+
+async def test_a_title_written_as_a_link_stays_text_in_resources_and_suggestions(
+    emulator: DiscordEmulator, school: School, start_bot: StartBot, tmp_path: Path
+) -> None:
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    (folder / "tricky.yaml").write_text(yaml.safe_dump({
+        "title": "Click [here](https://evil.example) now", "published": "2021-08-10",
+        "summary": "A lesson.", "questions": ["Why?"],
+        "resources": [
+            {"title": "Part one](https://evil.example/x) or [two", "author": "**Bold** @everyone",
+             "url": "https://example.org/a_(b)"},
+        ],
+    }), encoding="utf-8")
+    settings = make_settings(emulator, school, tmp_path)
+    settings = settings.model_copy(update={"lessons": settings.lessons.model_copy(
+        update={"folder": folder})})
+    async with start_bot(settings):
+        readings = await emulator.invoke_command(
+            school.guild_id, school.class_channel_id, school.student_id, "resources")
+        unknown = await emulator.invoke_command(
+            school.guild_id, school.class_channel_id, school.student_id, "lesson",
+            options={"lesson": "trickey"})
+    (embed,) = readings.embeds
+    # One link, to the reading's own address; the title's brackets are shown as typed.
+    assert embed["description"] == (
+        "1. Read [“Part one\\](https://evil.example/x) or \\[two”](https://example.org/a_%28b%29)"
+        ", by \\*\\*Bold\\*\\* @\u200beveryone")
+    assert re.findall(r"(?<!\\)\]\(([^)]*)\)", embed["description"]) == [
+        "https://example.org/a_%28b%29"]
+    assert link_buttons(readings) == [
+        ("Read: Part one](https://evil.example/x) or [two", "https://example.org/a_(b)")]
+    assert unknown.content == (
+        "There is no lesson called “trickey”. Did you mean: “Click \\[here\\]"
+        "(https://evil.example) now” (`tricky`)?")

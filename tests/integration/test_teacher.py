@@ -582,6 +582,15 @@ async def test_seminar_export_writes_the_gradebook_and_one_students_data(
                     "-o", str(lesson_out)]) == 0
     statuses = {row["display_name"]: row["status"] for row in read_csv(lesson_out.read_bytes())}
     assert statuses["dave"] == "replied" and statuses["alice"] == "missing"
+    capsys.readouterr()
+
+    # A lesson that was never posted (a typo, say) is named, and no empty file is written.
+    typo = tmp_path / "typo.csv"
+    assert await export(["export", "--course", COURSE, "--lesson", "no-such-lesson",
+                         "-o", str(typo), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"lesson 'no-such-lesson' has not been posted in course '{COURSE}'" in err
+    assert SECOND in err and not typo.exists()
 
     mine = tmp_path / "bob.csv"
     bob = room.students["bob"]
