@@ -949,6 +949,17 @@ class Repository:
         """Everything recorded about one student's replies, deleted ones included."""
         return await self.replies(course, author_id=user_id, include_deleted=True)
 
+    async def standing_reply_ids(self, thread_id: int, *, below: int) -> set[int]:
+        """Message ids of a thread's recorded replies not marked deleted, below ``below``.
+
+        What catch-up compares a thread's history with: a reply recorded here but no longer
+        in the history was deleted while the bot was not listening.
+        """
+        stmt = select(Reply.message_id).where(
+            Reply.thread_id == thread_id, Reply.deleted_at.is_(None), Reply.message_id < below)
+        async with self._sessions() as session:
+            return set((await session.scalars(stmt)).all())
+
     # --- cursors ------------------------------------------------------------------------
 
     async def get_cursor(self, thread_id: int) -> int | None:

@@ -14,7 +14,12 @@ cog receives Discord's events and turns them into plain values:
   REST and records what the live listener missed, up to the first message the current
   gateway connection delivered in that thread (from there the listener has seen it all).
   Only backfill moves cursors, and only over history it read: the live listener may have
-  missed earlier messages.
+  missed earlier messages. A message read back with an edit updates its record.
+- At READY (a new session: start-up, or an outage Discord did not replay) edits and
+  deletions made while nobody listened are caught up too: each thread still read is read
+  from its start (one request per 100 messages) and every recorded reply no longer in its
+  history is marked deleted. A RESUMED session needs none of that: Discord replays the
+  edits and deletions it missed.
 
 A crash between batches loses the replies waiting in the buffer, but not for long: they are
 in Discord's history after the thread's cursor, where the next backfill finds them.
@@ -118,6 +123,7 @@ class ParticipationCog(commands.Cog):
         self._failures = 0
         self._backfill_task: asyncio.Task[None] | None = None
         self._backfill_all = False
+        self._reconcile = False  # the next whole backfill reads threads from their start
         self._backfill_threads: set[int] = set()
         self._backfill_failed: set[int] = set()  # threads Discord would not show just now
         # Per thread, the first message the gateway delivered since the connection began:
@@ -410,12 +416,8 @@ class ParticipationCog(commands.Cog):
                 await self._loop.run_in_executor(self._executor, self.bulk.record, replies)
             else:
                 await self.repository.record_replies(replies)
-            # A backfill may have recorded a message before its edit: the insert then
-            # changed nothing, so apply the edit to the record (an older edit never wins).
-            for reply in replies:
-                if reply.edited_at is not None:
-                    await self._apply_edit(reply.message_id, Edit(
-                        reply.edited_at, reply.word_count, reply.char_count, reply.text))
+            # A backfill may have recorded a message before its edit.
+            await self._apply_edits(replies)
             for at, ids in batch.deleted_by_time().items():
                 await self.repository.mark_deleted_many(ids, at)
             await self._apply_unmatched(batch.replies)
@@ -446,6 +448,18 @@ class ParticipationCog(commands.Cog):
         for message_id, at in deletions.items():
             await self.repository.mark_deleted_many([message_id], at)
 
+    async def _apply_edits(self, replies: Iterable[NewReply]) -> None:
+        """Bring records up to these replies' edits.
+
+        A reply recorded before it was edited keeps its old counts when it is recorded again
+        (the insert changes nothing), so its edit is applied to the record (an older edit
+        never wins over a newer one).
+        """
+        for reply in replies:
+            if reply.edited_at is not None:
+                await self._apply_edit(reply.message_id, Edit(
+                    reply.edited_at, reply.word_count, reply.char_count, reply.text))
+
     async def _apply_edit(self, message_id: int, edit: Edit) -> bool:
         return await self.repository.mark_edited(
             message_id, edit.at, edit.word_count, edit.char_count, edit.text)
@@ -464,13 +478,13 @@ class ParticipationCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """A new session (start-up or after an outage without resume): catch up."""
-        self.request_backfill()
+        """A new session (start-up or after an outage without resume): catch up on all."""
+        self.request_backfill(reconcile=True)
 
     @commands.Cog.listener()
     async def on_shard_ready(self, shard_id: int) -> None:
         """One shard has a new session: catch up (a sharded bot's on_ready waits for all)."""
-        self.request_backfill()
+        self.request_backfill(reconcile=True)
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
@@ -478,15 +492,20 @@ class ParticipationCog(commands.Cog):
         self.request_backfill()
 
     def request_backfill(
-        self, thread_ids: Iterable[int] | None = None, *, left_out: bool = False
+        self, thread_ids: Iterable[int] | None = None, *, left_out: bool = False,
+        reconcile: bool = False,
     ) -> None:
         """Read missed replies soon: of these threads, or of every thread (``None``).
 
         With ``left_out``, only the replies left out of a full buffer, from the first one.
+        With ``reconcile``, every thread is read from its start, for edits and deletions.
         Requests made while a backfill runs are merged into one more run after it.
         """
         if self._closing:
             return
+        if reconcile:
+            self._reconcile = True
+            thread_ids = None
         if left_out:
             for thread_id, first in self._first_dropped.items():
                 self._backfill_dropped[thread_id] = min(
@@ -509,11 +528,12 @@ class ParticipationCog(commands.Cog):
         while not self._closing and (self._backfill_all or self._backfill_threads
                                      or self._backfill_dropped):
             everything, self._backfill_all = self._backfill_all, False
+            reconcile, self._reconcile = self._reconcile, False
             wanted, self._backfill_threads = self._backfill_threads, set()
             left_out, self._backfill_dropped = self._backfill_dropped, {}
             try:
                 if everything or wanted:
-                    await self.backfill(None if everything else wanted)
+                    await self.backfill(None if everything else wanted, reconcile=reconcile)
                 if left_out and not everything:  # reading from the cursors covered them
                     await self.backfill_left_out(left_out)
             except asyncio.CancelledError:
@@ -521,6 +541,7 @@ class ParticipationCog(commands.Cog):
             except Exception:
                 log.exception("Catching up on missed replies failed; trying again shortly.")
                 self._backfill_all |= everything
+                self._reconcile |= reconcile
                 self._backfill_threads |= wanted
                 for thread_id, first in left_out.items():
                     self._backfill_dropped.setdefault(thread_id, first)
@@ -533,8 +554,13 @@ class ParticipationCog(commands.Cog):
             failures += 1
             await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS)) - 1])
 
-    async def backfill(self, thread_ids: Iterable[int] | None = None) -> int:
-        """Record replies missed in each thread still read (or these ones); how many were new."""
+    async def backfill(self, thread_ids: Iterable[int] | None = None, *,
+                       reconcile: bool = False) -> int:
+        """Record replies missed in each thread still read (or these ones); how many were new.
+
+        With ``reconcile``, each thread is read from its start, and edits and deletions made
+        while nobody listened reach the records too.
+        """
         if thread_ids is None:
             threads = await self.reload_threads()
         else:
@@ -542,7 +568,8 @@ class ParticipationCog(commands.Cog):
         cursors = await self.repository.get_cursors([t.info.thread_id for t in threads])
         new = 0
         for thread in threads:
-            new += await self._backfill_thread(thread, cursors.get(thread.info.thread_id))
+            new += await self._backfill_thread(thread, cursors.get(thread.info.thread_id),
+                                               reconcile=reconcile)
         self.backfill_runs += 1
         if new:
             log.info("Caught up on %d missed replies.", new)
@@ -565,11 +592,13 @@ class ParticipationCog(commands.Cog):
         return new
 
     async def _backfill_thread(self, thread: LessonThread, cursor: int | None, *,
-                               start: int | None = None, move_cursor: bool = True) -> int:
+                               start: int | None = None, move_cursor: bool = True,
+                               reconcile: bool = False) -> int:
         """Read one thread's history after its cursor (or ``start``); record replies.
 
         Each page read is recorded with the cursor moved past it (unless ``move_cursor`` is
-        False), in one transaction.
+        False), in one transaction. With ``reconcile`` the whole history is read, and the
+        recorded replies it no longer holds are marked deleted.
         """
         thread_id = thread.info.thread_id
         try:
@@ -586,20 +615,29 @@ class ParticipationCog(commands.Cog):
             log.warning("Lesson channel %s is not a thread; skipping it.", thread_id)
             return 0
         # A thread's messages all have ids above the thread's own.
-        if start is None:
+        if reconcile:
+            start = thread_id
+        elif start is None:
             start = cursor if cursor is not None else thread_id
         after = discord.Object(start)
+        # Every message written before the read began is in the history unless deleted.
+        read_below = discord.utils.time_snowflake(_utcnow())
+        seen: set[int] = set()
+        complete = False
         new = 0
         page: dict[int, discord.Message] = {}
         try:
             async for message in channel.history(limit=None, after=after, oldest_first=True):
                 live_from = self._first_live.get(thread_id)
                 if live_from is not None and message.id >= live_from:
+                    read_below = min(read_below, live_from)
                     break  # the live listener has everything from here on
+                seen.add(message.id)
                 page[message.id] = message
                 if len(page) >= HISTORY_PAGE:
                     new += await self._record_page(thread, page, move_cursor)
                     page = {}
+            complete = True
         except discord.Forbidden:
             log.warning("I may not read the history of lesson thread %s: give me 'Read "
                         "Message History' in #%s.", thread_id, channel.parent or channel.name)
@@ -609,7 +647,19 @@ class ParticipationCog(commands.Cog):
             self._backfill_failed.add(thread_id)
         if page:
             new += await self._record_page(thread, page, move_cursor)
+        if reconcile and complete:
+            await self._mark_gone(thread_id, seen, read_below)
         return new
+
+    async def _mark_gone(self, thread_id: int, seen: set[int], below: int) -> None:
+        """Mark deleted the recorded replies below ``below`` that the history read lacks."""
+        async with self._write_lock:
+            await self._settle()
+            gone = await self.repository.standing_reply_ids(thread_id, below=below) - seen
+            if gone:
+                await self.repository.mark_deleted_many(gone, _utcnow())
+                log.info("%d replies in lesson thread %s were deleted while I was away.",
+                         len(gone), thread_id)
 
     async def _record_page(self, thread: LessonThread, page: dict[int, discord.Message],
                            move_cursor: bool = True) -> int:
@@ -618,6 +668,8 @@ class ParticipationCog(commands.Cog):
         cursors = {thread.info.thread_id: max(page)} if move_cursor else None
         async with self._write_lock:
             new = await self.repository.record_replies(replies, cursors=cursors)
+            # Recorded live before it was edited while nobody listened, say.
+            await self._apply_edits(replies)
             await self._apply_unmatched(page)
         return new
 

@@ -541,3 +541,76 @@ async def test_a_closed_discussion_keeps_only_replies_written_while_it_was_open(
         students.alice: (1, 2, 0, 0),
         students.bob: (1, 3, 0, 1),
     }
+
+
+# --- edits and deletions nobody heard ------------------------------------------------------------
+
+TWELVE_WORDS = "Now a real answer: the purges silenced everyone who might have objected."
+
+
+def history_reads(emulator: DiscordEmulator, thread_id: int) -> int:
+    return len(emulator.calls_to("GET", rf"^/channels/{thread_id}/messages$"))
+
+
+async def test_edits_and_deletions_made_while_the_bot_was_down_reach_the_records(
+    emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
+    start_bot: StartBot, repo: Repository,
+) -> None:
+    lesson = await post_lesson(emulator, repo, school, questions=1)
+    thread = lesson.threads[0]
+    # Written before the bot first starts: read back from history, so the cursor passes them.
+    draft = await say(emulator, thread, students.alice, "Draft.")
+    carols = await say(emulator, thread, students.carol, "Carol's first answer here.")
+    async with start_bot(settings) as bot:
+        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        bobs = await say(emulator, thread, students.bob, "Wrong thread, sorry.")  # live
+        await until(recorded(repo, draft, carols, bobs))
+    assert (await repo.get_cursor(thread) or 0) >= int(carols["id"])
+    # While the bot is stopped: Alice turns her draft into an answer, Carol and Bob delete.
+    await emulator.user_edit(thread, int(draft["id"]), TWELVE_WORDS)
+    await emulator.user_delete(thread, int(carols["id"]))
+    await emulator.user_delete(thread, int(bobs["id"]))
+    emulator.calls.clear()
+    async with start_bot(settings) as bot:
+        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        reads = history_reads(emulator, thread)
+    assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
+    alice = await repo.reply(int(draft["id"]))
+    assert alice is not None and alice.edited_at is not None and alice.deleted_at is None
+    for gone in (carols, bobs):  # marked, not erased: still in the students' own data
+        record = await repo.reply(int(gone["id"]))
+        assert record is not None and record.deleted_at is not None
+    assert reads == 1  # a thread of fewer than 100 messages costs one history request
+    # Another restart finds nothing new and changes nothing.
+    async with start_bot(settings) as bot:
+        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+    assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
+
+
+async def test_edits_and_deletions_during_a_lost_session_reach_the_records(
+    emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
+    start_bot: StartBot, repo: Repository,
+) -> None:
+    lesson = await post_lesson(emulator, repo, school, questions=2)
+    q1, q2 = lesson.threads
+    async with start_bot(settings) as bot:
+        bot.before_identify_hook = fast_identify  # type: ignore[method-assign]
+        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        short = await say(emulator, q1, students.alice, "Yes.")
+        doomed = await say(emulator, q2, students.bob, "A reply Bob will take back.")
+        kept = await say(emulator, q2, students.carol, "Carol keeps this one.")
+        await until(recorded(repo, short, doomed, kept))
+        runs = cog_of(bot).backfill_runs
+        async with emulator.gateway_outage(resumable=False):  # nothing is replayed after it
+            await emulator.user_edit(q1, int(short["id"]), TWELVE_WORDS)
+            await emulator.user_delete(q2, int(doomed["id"]))
+        await emulator.wait_for(lambda: cog_of(bot).backfill_runs > runs)
+
+        async def caught_up() -> bool:
+            return numbers(await repo.summary(COURSE)) == {
+                students.alice: (1, 12, 0, 0), students.carol: (1, 4, 0, 0)}
+
+        await until(caught_up)
+    assert emulator.resume_count == 0
+    record = await repo.reply(int(doomed["id"]))
+    assert record is not None and record.deleted_at is not None
