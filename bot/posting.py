@@ -22,8 +22,6 @@ from bot.render import THREAD_NAME_LIMIT, discord_timestamp, escape_for_discord,
 ON_TIME_GRACE = dt.timedelta(minutes=5)
 # How far back a (re)started bot looks for missed posts, at least: older ones are history.
 MIN_LOOKBACK = dt.timedelta(days=7)
-# A claim not refreshed for this long belongs to a process presumed dead; another takes over.
-STALE_CLAIM = dt.timedelta(minutes=2)
 # Question threads archive themselves after 7 days without messages (Discord's longest).
 THREAD_ARCHIVE_MINUTES: Final = 10080
 NONCE_LIMIT = 25  # Discord accepts nonces of up to 25 characters

@@ -510,11 +510,17 @@ class Repository:
         *,
         stale_after: dt.timedelta,
         now: dt.datetime | None = None,
+        gone_holder: str | None = None,
     ) -> bool:
-        """Take over a claim left unfinished for longer than ``stale_after``; True if won."""
+        """Take over a claim left unfinished for longer than ``stale_after``; True if won.
+
+        With ``gone_holder`` (a claimant known to have stopped), a claim still held by it is
+        taken over at once, however fresh.
+        """
         now = now or utcnow()
         async with self._sessions.begin() as session:
-            won = await self._take_over(session, post_id, claimant, now - stale_after, now)
+            won = await self._take_over(session, post_id, claimant, now - stale_after, now,
+                                        gone_holder=gone_holder)
         return won is not None
 
     async def _take_over(
@@ -524,14 +530,19 @@ class Repository:
         claimant: str,
         stale_before: dt.datetime,
         now: dt.datetime,
+        *,
+        gone_holder: str | None = None,
     ) -> int | None:
         """Move a stale claim to ``claimant`` in one guarded UPDATE (one winner)."""
+        lapsed = LessonPost.claimed_at < stale_before
+        if gone_holder is not None:
+            lapsed = or_(lapsed, LessonPost.claimed_by == gone_holder)
         stmt = (
             update(LessonPost)
             .where(
                 LessonPost.id == post_id,
                 LessonPost.status == "claimed",
-                LessonPost.claimed_at < stale_before,
+                lapsed,
             )
             .values(claimed_by=claimant, claimed_at=now, attempts=LessonPost.attempts + 1)
             .returning(LessonPost.id)

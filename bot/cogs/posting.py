@@ -15,10 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
-import socket
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +26,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import calendar, posting, render
+from bot import calendar, claims, posting, render
 from bot.cogs.common import (
     course_of,
     lesson_autocomplete,
@@ -195,12 +192,13 @@ class PostingCog(commands.Cog, name="Posting"):
 
     # Waits between tries when Discord fails (5xx, 429 that discord.py gave up on, no answer).
     retry_delays: tuple[float, ...] = (1.0, 3.0, 9.0)
-    stale_after: dt.timedelta = posting.STALE_CLAIM
+    stale_after: dt.timedelta = claims.CLAIM_LEASE
+    renew_every: dt.timedelta = claims.CLAIM_RENEW_EVERY
 
     def __init__(self, bot: SeminarBot) -> None:
         self.bot = bot
         # Who holds a claim: unique per process (and per bot, when a test runs two).
-        self.claimant = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.claimant = claims.new_claimant()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_progress: set[int] = set()
@@ -295,15 +293,21 @@ class PostingCog(commands.Cog, name="Posting"):
         for post in await repo.posts(statuses=claimed):
             if post.id in self._in_progress or post.course not in courses:
                 continue
+            # A holder that ran here and whose process is gone (killed, crashed) cannot
+            # finish: take over at once, not when its lease runs out.
+            gone = claims.holder_gone(post.claimed_by)
             stale_at = post.claimed_at + self.stale_after
-            if stale_at > now:
+            if stale_at > now and not gone:
                 wakes.append(stale_at)
                 continue
-            if not await repo.take_over_claim(post.id, self.claimant,
-                                              stale_after=self.stale_after, now=now):
+            if not await repo.take_over_claim(
+                    post.id, self.claimant, stale_after=self.stale_after, now=now,
+                    gone_holder=post.claimed_by if gone else None):
                 continue
-            log.info("Taking over post %s (%s, %s): its claim by %s went stale.",
-                     post.id, post.course, post.lesson, post.claimed_by)
+            why = ("its process is no longer running" if gone
+                   else "it was not renewed for " + posting.hours_text(self.stale_after))
+            log.info("Taking over post %s (%s, %s) from %s: %s.",
+                     post.id, post.course, post.lesson, post.claimed_by, why)
             taken = await repo.get_post(post.id)
             if taken is not None:
                 await self.complete(taken, notes=notes[post.course], resuming=True)
@@ -328,7 +332,8 @@ class PostingCog(commands.Cog, name="Posting"):
                 # Another process won it: take it over should that process die mid-post.
                 other = await repo.find_post(*occurrence.key)
                 if other is not None and other.status == "claimed":
-                    wakes.append(other.claimed_at + self.stale_after)
+                    wakes.append(now if claims.holder_gone(other.claimed_by)
+                                 else other.claimed_at + self.stale_after)
                 continue
             post = await repo.get_post(post_id)
             if post is not None:
@@ -369,6 +374,7 @@ class PostingCog(commands.Cog, name="Posting"):
         a failure too, so the scheduler carries on with the other courses.
         """
         self._in_progress.add(post.id)
+        renewing = asyncio.create_task(self._renew_claim(post), name=f"seminar-claim-{post.id}")
         try:
             return await self._complete(post, notes, resuming or post.attempts > 1)
         except ClaimLost:
@@ -384,9 +390,25 @@ class PostingCog(commands.Cog, name="Posting"):
             reason = ("Something went wrong on my side (the details are in the bot's log). "
                       + posting.retry_hint(post.lesson))
         finally:
+            renewing.cancel()
             self._in_progress.discard(post.id)
         await self._fail(post, reason, notes)
         return Outcome(None, reason)
+
+    async def _renew_claim(self, post: Post) -> None:
+        """Renew this process's claim while it posts, however long Discord makes it wait.
+
+        A claim left without renewal for the lease's length is taken over by another
+        process: that must mean this one stopped, not that a send waited out a rate limit.
+        """
+        while True:
+            await asyncio.sleep(self.renew_every.total_seconds())
+            try:
+                if not await self.repository.touch_claim(post.id, self.claimant):
+                    return  # finished, or taken over: the post's own steps find out
+            except Exception:
+                log.warning("Could not renew the claim on post %s; trying again.", post.id,
+                            exc_info=True)
 
     async def _fail(self, post: Post, reason: str, notes: list[str] | None) -> None:
         repo = self.repository

@@ -58,7 +58,9 @@ class Injection:
     body: Any
     perform: bool
     is_global: bool
+    after: int = 0  # this many matching requests pass untouched first
     hits: int = 0
+    passed: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request (and still has uses left)."""
@@ -66,7 +68,12 @@ class Injection:
             return False
         if self.method is not None and self.method.upper() != method:
             return False
-        return self.pattern.search(path) is not None
+        if self.pattern.search(path) is None:
+            return False
+        if self.passed < self.after:
+            self.passed += 1
+            return False
+        return True
 
     def response(self) -> web.Response:
         """Build the faulty answer, with the headers discord.py relies on."""

@@ -383,16 +383,16 @@ class DiscordEmulator:
 
     def inject(self, method: str | None = "POST", path_regex: str = ".*", status: int = 429,
                *, times: int | None = 1, retry_after: float = 0.5, json: Any = None,
-               perform: bool = False, is_global: bool = False) -> Injection:
+               perform: bool = False, is_global: bool = False, after: int = 0) -> Injection:
         """Answer the next `times` matching REST calls with `status` (None = forever).
 
         429 answers carry `Via` and a JSON body with `retry_after`, as Discord's do. With
         perform=True the request is carried out first and only the answer is replaced (a
-        response lost after Discord acted).
+        response lost after Discord acted). The first `after` matching calls pass untouched.
         """
         injection = Injection(method=method, pattern=re.compile(path_regex), status=status,
                               times=times, retry_after=retry_after, body=json,
-                              perform=perform, is_global=is_global)
+                              perform=perform, is_global=is_global, after=after)
         self.injections.append(injection)
         return injection
 

@@ -537,3 +537,40 @@ async def test_a_database_locked_longer_than_the_bot_waits_is_caught_up_once_it_
     assert counts == by_name(course, expected)
     assert emulator.identify_count == 2  # caught up without waiting for another reconnect
     assert_posted_once(emulator, course.class_channel_id)
+
+
+# --- killed half way through a post -----------------------------------------------------------
+
+
+async def test_a_restart_finishes_a_half_done_post_at_once(
+    emulator: DiscordEmulator, course: Course, tmp_path: Path, repo: Repository,
+) -> None:
+    # The lesson falls due as the bot starts. Its second question's message never gets an
+    # answer (Discord asks to wait a minute): the bot is killed there, one thread of two open.
+    config = course.write_config(emulator, tmp_path, [{"lesson": SEED, "post_at": wall()}])
+    stuck = emulator.inject("POST", rf"^/channels/{course.class_channel_id}/messages$",
+                            status=429, times=None, retry_after=60, after=2)
+    async with seminar_run(config, emulator.token, tmp_path / "first.log") as first:
+        await emulator.wait_for(lambda: len(emulator.threads(course.class_channel_id)) == 1
+                                and stuck.hits >= 1, timeout=60)
+        await first.kill()
+    emulator.clear_injections()
+    [claimed] = await repo.posts(COURSE)
+    assert claimed.status == "claimed"
+    async with seminar_run(config, emulator.token, tmp_path / "second.log") as second:
+        # Well inside the minute the dead process's lease still had to run.
+        await emulator.wait_for(lambda: len(emulator.threads(course.class_channel_id)) == 2,
+                                timeout=30)
+        await until(lambda: post_is_posted(repo))
+        assert await second.stop() == 0
+    assert_posted_once(emulator, course.class_channel_id)
+    [post] = await repo.posts(COURSE)
+    assert post.attempts == 2 and post.claimed_by != claimed.claimed_by
+    log = second.text()
+    assert (f"Taking over post {post.id} ({COURSE}, {SEED}) from {claimed.claimed_by}: its "
+            "process is no longer running.") in log
+    assert "Traceback" not in log
+
+
+async def post_is_posted(repo: Repository) -> bool:
+    return [p.status for p in await repo.posts(COURSE)] == ["posted"]

@@ -333,6 +333,30 @@ async def test_two_bots_on_one_database_post_once(
     assert_one_complete_text_post(emulator, room.class_channel_id)
 
 
+async def test_a_post_waiting_longer_than_its_lease_is_renewed_not_taken_over(
+    emulator: DiscordEmulator, room: Room, tmp_path: Path, start_bot: StartBot
+) -> None:
+    settings = config(emulator, tmp_path, {COURSE: course(room, [])})
+    # Discord makes the first question's thread wait 3 s: longer than the (shortened) lease.
+    waited = emulator.inject("POST", r"/threads$", status=429, retry_after=3)
+    async with start_bot(settings) as first, start_bot(settings) as second:
+        cogs = [cog_of(first), cog_of(second)]
+        for cog in cogs:
+            cog.stale_after = dt.timedelta(seconds=1)
+            cog.renew_every = dt.timedelta(seconds=0.2)
+        changed = settings.model_copy(update={"courses": {COURSE: parse_settings({
+            "courses": {COURSE: course(room, [entry({"seconds": 1})])}}).courses[COURSE]}})
+        first.settings = second.settings = changed
+        first.dispatch("seminar_calendar_changed")
+        second.dispatch("seminar_calendar_changed")
+        await emulator.wait_for(lambda: waited.hits == 1)
+        # While the holder waits, the other process wakes each time the lease would lapse
+        # and finds it renewed, so it never takes the post over.
+        (post,) = await settled(repo_of(first))
+        assert post.status == "posted" and post.attempts == 1
+    assert_one_complete_text_post(emulator, room.class_channel_id)
+
+
 # --- downtime -------------------------------------------------------------------------------
 
 

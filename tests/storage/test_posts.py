@@ -146,6 +146,25 @@ async def test_touching_a_claim_keeps_it_from_going_stale(database: TestDatabase
     assert not await repo.touch_claim(post_id, "slow")
 
 
+async def test_a_claim_whose_holder_is_gone_is_taken_over_at_once_and_only_from_it(
+    database: TestDatabase,
+) -> None:
+    repo = database.repo
+    post_id = await repo.claim_post("hist", "rome", T0, DUE, "killed", now=T0)
+    assert post_id is not None
+    moments_later = T0 + dt.timedelta(seconds=7)
+    # Another holder's fresh claim stays: only the holder known to be gone loses it.
+    assert not await repo.take_over_claim(post_id, "b", stale_after=STALE, now=moments_later,
+                                          gone_holder="someone-else")
+    assert await repo.take_over_claim(post_id, "b", stale_after=STALE, now=moments_later,
+                                      gone_holder="killed")
+    # b now holds it, fresh: a second process told the same cannot take it from b.
+    assert not await repo.take_over_claim(post_id, "c", stale_after=STALE, now=moments_later,
+                                          gone_holder="killed")
+    post = await repo.get_post(post_id)
+    assert post is not None and (post.claimed_by, post.attempts) == ("b", 2)
+
+
 async def test_a_failed_post_is_reclaimed_once_to_complete_it(database: TestDatabase) -> None:
     repo = database.repo
     post_id = await repo.claim_post("hist", "rome", T0, DUE, "bot", now=T0)
