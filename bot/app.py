@@ -16,16 +16,18 @@ import hashlib
 import json
 import logging
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any, Protocol, TypeGuard
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import CourseSettings, Settings
+from bot.config import DEFAULT_API_BASE, CourseSettings, Settings
 from bot.errors import UserFacingError
 from bot.lessons import Lesson, load_lessons
 from storage.engine import create_engine, create_sessionmaker
@@ -107,11 +109,64 @@ class RedactToken(logging.Filter):
         return True
 
 
+#: Failures that mean "Discord could not be reached", not a bug to show a traceback for.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound)
+CANNOT_REACH = (
+    "Cannot reach Discord at {address}: {reason}. Check this machine's network connection "
+    "and DNS{config}."
+)
+
+
+def network_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words a teacher or an operator can act on."""
+    cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    if isinstance(cause, socket.gaierror):
+        return "its name could not be looked up (DNS)"
+    if isinstance(cause, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "it did not answer in time"
+    if isinstance(exc, discord.GatewayNotFound):
+        return "it did not say where its gateway is"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text or type(exc).__name__
+
+
+def cannot_reach(address: str, exc: BaseException, *, configured: bool) -> str:
+    """The sentence for a failed connection to ``address``."""
+    config = (", and discord.api_base and discord.gateway_url in the config" if configured
+              else "")
+    return CANNOT_REACH.format(address=address, reason=network_reason(exc), config=config)
+
+
+class NetworkTrouble(logging.Filter):
+    """discord.py's reconnect messages as one line with the reason, not a traceback.
+
+    While the bot runs, discord.py reconnects by itself after a network failure, logging
+    "Attempting a reconnect in N s" with the whole traceback of the failure each time.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("discord.") or not record.exc_info:
+            return True
+        exc = record.exc_info[1]
+        if exc is None or not isinstance(exc, NETWORK_ERRORS):
+            return True
+        record.msg = f"Lost the connection to Discord ({network_reason(exc)}). {record.msg}"
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(level: str, token: str) -> None:
     """Log to stderr at ``level``, with the token redacted from every record."""
     discord.utils.setup_logging(level=logging.getLevelNamesMapping()[level], root=True)
     redact = RedactToken(token)
+    trouble = NetworkTrouble()
     for handler in logging.getLogger().handlers:
+        handler.addFilter(trouble)
         handler.addFilter(redact)
 
 
@@ -279,6 +334,12 @@ class SeminarBot(commands.Bot):
         # None only in tests that need no database.
         self.repository = repository
         self.synced_guilds: list[int] = []
+        self.closing = asyncio.Event()  # set when close() begins: waits end at once
+
+    async def close(self) -> None:
+        """Close the bot (cogs unload, the gateway and HTTP sessions close)."""
+        self.closing.set()
+        await super().close()
 
     async def setup_hook(self) -> None:
         """Load the cogs, give every course guild the commands, and sync them if they changed."""
@@ -448,15 +509,64 @@ async def open_bot(
         await engine.dispose()
 
 
+#: Waits between attempts to reach Discord at start-up (the last one repeats).
+REACH_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+def _configured(settings: Settings) -> bool:
+    return (settings.discord.api_base != DEFAULT_API_BASE
+            or settings.discord.gateway_url is not None)
+
+
+async def reach_discord(bot: SeminarBot, *, retry: bool) -> bool:
+    """Wait until Discord's REST API answers at all (any HTTP status); False if it did not.
+
+    With ``retry``, as a running bot does (the network may come up after the bot, at
+    boot), it tries again with growing pauses until it gets an answer or the bot is
+    closed, each failure logged as a sentence naming the address and what to check.
+    """
+    settings = bot.settings
+    address = settings.discord.api_base
+    attempt = 0
+    timeout = aiohttp.ClientTimeout(total=20)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        while not bot.is_closed():
+            try:
+                async with session.get(f"{address}/gateway"):
+                    return True
+            except NETWORK_ERRORS as exc:
+                sentence = cannot_reach(address, exc, configured=_configured(settings))
+                if not retry:
+                    log.error("%s", sentence)
+                    return False
+                delay = REACH_RETRY_DELAYS[min(attempt, len(REACH_RETRY_DELAYS) - 1)]
+                log.warning("%s Trying again in %g s.", sentence, delay)
+                attempt += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(bot.closing.wait(), delay)
+    return False
+
+
 async def serve(bot: SeminarBot, token: str) -> int:
     """Log in, connect and run until the bot is closed; return the process exit code.
 
     A rejected token or missing privileged intents end with a sentence saying what to
-    change in the developer portal (exit code 1), not a traceback.
+    change in the developer portal (exit code 1), not a traceback. Until Discord can be
+    reached, it waits and tries again (:func:`reach_discord`); once connected, discord.py
+    reconnects by itself after network failures.
     """
     var = bot.settings.discord.token_env
     try:
-        await bot.start(token)
+        while True:
+            if not await reach_discord(bot, retry=True):
+                return 0  # closed (SIGTERM) while waiting for the network
+            try:
+                await bot.login(token)
+                break
+            except NETWORK_ERRORS as exc:  # the network failed again right after the check
+                log.warning("%s", cannot_reach(bot.settings.discord.api_base, exc,
+                                               configured=_configured(bot.settings)))
+        await bot.connect()
     except discord.LoginFailure:
         log.error(TOKEN_REJECTED.format(var=var, portal=DEVELOPER_PORTAL))
         return 1
@@ -514,11 +624,17 @@ async def sync_now(settings: Settings, token: str) -> int:
     """Log in over REST only, sync every course guild's commands, and stop; the exit code."""
     try:
         async with open_bot(settings, sync=True) as bot:
+            if not await reach_discord(bot, retry=False):
+                return 1
             try:
                 await bot.login(token)  # runs setup_hook, which syncs
             except discord.LoginFailure:
                 log.error(TOKEN_REJECTED.format(var=settings.discord.token_env,
                                                 portal=DEVELOPER_PORTAL))
+                return 1
+            except NETWORK_ERRORS as exc:
+                log.error("%s", cannot_reach(settings.discord.api_base, exc,
+                                             configured=_configured(settings)))
                 return 1
             failed = [g for g in bot.course_guild_ids() if g not in bot.synced_guilds]
     except MigrationError as exc:

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import threading
@@ -574,3 +575,97 @@ async def test_a_restart_finishes_a_half_done_post_at_once(
 
 async def post_is_posted(repo: Repository) -> bool:
     return [p.status for p in await repo.posts(COURSE)] == ["posted"]
+
+
+# --- no route to Discord --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 where nothing listens (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return cast(int, probe.getsockname()[1])
+
+
+async def log_says(run: SeminarRun, text: str, count: int = 1) -> None:
+    """Wait (up to 60 s) until the process's log holds ``text`` ``count`` times."""
+    for _ in range(1200):
+        if run.text().count(text) >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{text!r} not logged {count} time(s):\n{run.text()}")
+
+
+async def test_seminar_run_waits_for_discord_with_a_sentence_and_then_connects(
+    tmp_path: Path, repo: Repository,
+) -> None:
+    # Discord cannot be reached yet (the network comes up after the bot, at boot): the
+    # bot says where it tried and what to check, tries again, and connects once it can.
+    emulator = DiscordEmulator(port=free_port())
+    course = build_course(emulator)
+    config = course.write_config(emulator, tmp_path)
+    refused = (f"Cannot reach Discord at {emulator.api_base}: the connection was refused. "
+               "Check this machine's network connection and DNS, and discord.api_base and "
+               "discord.gateway_url in the config. Trying again in ")
+    async with seminar_run(config, emulator.token, tmp_path / "run.log") as run:
+        await log_says(run, refused, count=2)
+        async with emulator:
+            await emulator.wait_until_connected(timeout=60)
+            answer = await ask_lesson(emulator, course)
+        assert answer.embeds[0]["title"] == SEED_TITLE
+        # Discord goes away while the bot runs: discord.py reconnects by itself, and each
+        # failed try is one line with its reason, not a traceback.
+        await log_says(run, "Lost the connection to Discord (the connection was refused). "
+                            "Attempting a reconnect in ")
+        identifies = emulator.identify_count
+        async with emulator:
+            await emulator.wait_for(lambda: emulator.identify_count > identifies
+                                    or emulator.resume_count > 0, timeout=60)
+            await emulator.wait_until_connected(timeout=60)
+            again = await ask_lesson(emulator, course)
+        assert again.embeds[0]["title"] == SEED_TITLE
+        assert await run.stop() == 0
+    assert "Traceback" not in run.text()
+
+
+@pytest.mark.parametrize("command", ["sync", "run"])
+async def test_no_route_to_discord_is_a_sentence_not_a_traceback(
+    tmp_path: Path, command: str,
+) -> None:
+    emulator = DiscordEmulator(port=free_port())  # never started: nothing listens there
+    config = build_course(emulator).write_config(emulator, tmp_path)
+    env = {**os.environ, "DISCORD_TOKEN": emulator.token}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", command, "--config", str(config), cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    seen = b""
+    if command == "run":  # it keeps trying, as a running bot should, until it is stopped
+        assert process.stdout is not None
+        while b"Trying again in 2 s." not in seen:
+            line = await process.stdout.readline()
+            assert line, seen.decode()
+            seen += line
+        process.send_signal(signal.SIGTERM)
+    output, _ = await process.communicate()
+    text = (seen + output).decode()
+    assert process.returncode == (1 if command == "sync" else 0), text
+    assert (f"Cannot reach Discord at {emulator.api_base}: the connection was refused. Check "
+            "this machine's network connection and DNS") in text
+    assert "Traceback" not in text and "aiohttp" not in text
+
+
+def test_network_failures_are_named_in_words() -> None:
+    from types import SimpleNamespace
+
+    import aiohttp
+
+    from bot.app import network_reason
+
+    key = SimpleNamespace(host="discord.com", port=443, ssl=True)
+    dns = aiohttp.ClientConnectorError(key, socket.gaierror(-2, "Name or service not known"))
+    refused = aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused"))
+    assert network_reason(dns) == "its name could not be looked up (DNS)"
+    assert network_reason(refused) == "the connection was refused"
+    assert network_reason(TimeoutError()) == "it did not answer in time"
+    assert network_reason(OSError(101, "Network is unreachable")) == (
+        "[Errno 101] Network is unreachable")
