@@ -29,6 +29,17 @@ def _lessons(settings: Settings) -> dict[str, Lesson]:
     return load_lessons(settings.lessons.folder)
 
 
+def _checked_lessons(settings: Settings) -> dict[str, Lesson]:
+    """The lessons, when the config and they pass every check ``seminar check`` makes."""
+    from bot.checks import check_references
+
+    lessons = _lessons(settings)
+    problems = check_references(settings, lessons)
+    if problems:
+        raise ConfigError(problems)
+    return lessons
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Load the config and every lesson; print every problem, or a short summary."""
     problems: list[str] = []
@@ -191,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     token = read_token(settings)
-    _lessons(settings)  # fail fast on a broken lesson file
+    _checked_lessons(settings)  # fail fast on a broken lesson file or calendar
     return run_bot(settings, token, sync=args.sync)
 
 
@@ -202,7 +213,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     token = read_token(settings)
-    _lessons(settings)
+    _checked_lessons(settings)
     return sync_commands(settings, token)
 
 

@@ -118,6 +118,18 @@ def test_check_a_calendar_naming_a_missing_lesson(
     assert "(lessons: week-1)" in err
 
 
+@pytest.mark.parametrize("command", ["run", "sync"])
+def test_run_and_sync_stop_at_what_check_refuses(
+    setup: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "not-a-real-token")
+    setup.write_text(CONFIG.replace("lesson: week-1", "lesson: week-2"), encoding="utf-8")
+    code, out, err = run(capsys, command, "--config", str(setup))
+    assert (code, out) == (1, "")
+    assert "courses.history-101.calendar: lesson 'week-2' has no file in" in err
+
+
 def test_check_without_a_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--config", str(tmp_path / "config.yaml"), "check")
     assert code == 1

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .model import FLAG_EPHEMERAL, FLAG_LOADING
+from .model import FLAG_EPHEMERAL, FLAG_LOADING, WAIT_TIMEOUT
 
 if TYPE_CHECKING:
     from .state import State
@@ -187,7 +187,7 @@ class InteractionResult:
     # ---- waiting ---------------------------------------------------------------------------
 
     async def wait_for(self, predicate: Callable[[InteractionResult], bool],
-                       timeout: float = 10.0) -> InteractionResult:
+                       timeout: float = WAIT_TIMEOUT) -> InteractionResult:
         """Wait until predicate(self) holds; raise TimeoutError saying what was seen."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
@@ -201,7 +201,7 @@ class InteractionResult:
             self.check_deadline()
         return self
 
-    async def wait_settled(self, timeout: float = 10.0) -> InteractionResult:
+    async def wait_settled(self, timeout: float = WAIT_TIMEOUT) -> InteractionResult:
         """Wait until the user sees a final answer (see `settled`)."""
         return await self.wait_for(lambda r: r.settled, timeout)
 

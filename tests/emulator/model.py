@@ -73,6 +73,10 @@ FLAG_HAS_THREAD = 1 << 5
 FLAG_EPHEMERAL = 1 << 6
 FLAG_LOADING = 1 << 7
 
+#: How long the emulator's waits last by default: a generous bound, so that a busy machine
+#: makes a test slower, never failed (a wait whose condition holds returns at once).
+WAIT_TIMEOUT = 30.0
+
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC."""

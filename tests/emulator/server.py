@@ -39,6 +39,7 @@ from .model import (
     PUBLIC_THREAD,
     SEND_MESSAGES,
     SEND_MESSAGES_IN_THREADS,
+    WAIT_TIMEOUT,
     Channel,
     Guild,
     Member,
@@ -59,7 +60,7 @@ class ActionRejected(Exception):
     """A user action the real Discord client would not allow (e.g. posting in a locked thread)."""
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0,
+async def wait_until(predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT,
                      message: str | None = None, *,
                      changed: asyncio.Event | None = None) -> Any:
     """Wait until predicate() is truthy (checked every 50 ms, or when `changed` is set)."""
@@ -205,7 +206,7 @@ class DiscordEmulator:
         """Wake everything waiting in wait_for()."""
         self._changed.set()
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0,
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = WAIT_TIMEOUT,
                        message: str | None = None) -> Any:
         """Wait until predicate() is truthy and return its value; else raise TimeoutError.
 
@@ -214,7 +215,8 @@ class DiscordEmulator:
         """
         return await wait_until(predicate, timeout, message, changed=self._changed)
 
-    async def wait_until_connected(self, timeout: float = 10.0, shards: int | None = None) -> None:
+    async def wait_until_connected(self, timeout: float = WAIT_TIMEOUT,
+                                   shards: int | None = None) -> None:
         """Wait until `shards` sessions (default: shard_count) finished IDENTIFY or RESUME."""
         wanted = shards if shards is not None else self.shard_count
         await self.wait_for(lambda: len(self.gateway.live_sessions()) >= wanted, timeout,
@@ -649,7 +651,7 @@ class DiscordEmulator:
     async def invoke_command(self, guild_id: int | None, channel_id: int, user_id: int,
                              name: str, options: dict[str, Any] | None = None,
                              subcommand: str | Iterable[str] | None = None, *,
-                             timeout: float = 10.0, locale: str = "en-US",
+                             timeout: float = WAIT_TIMEOUT, locale: str = "en-US",
                              wait: bool = True) -> InteractionResult:
         """A user runs a slash command; returns once they see a final answer (or it failed).
 
@@ -666,7 +668,7 @@ class DiscordEmulator:
         return result
 
     async def invoke_context_menu(self, guild_id: int | None, channel_id: int, user_id: int,
-                                  name: str, target_id: int, *, timeout: float = 10.0,
+                                  name: str, target_id: int, *, timeout: float = WAIT_TIMEOUT,
                                   locale: str = "en-US") -> InteractionResult:
         """A user runs a user or message context-menu command on a target."""
         if target_id in self.state.message_index:
@@ -695,7 +697,8 @@ class DiscordEmulator:
                            *, focused: str, value: str = "",
                            options: dict[str, Any] | None = None,
                            subcommand: str | Iterable[str] | None = None,
-                           timeout: float = 10.0, locale: str = "en-US") -> list[dict[str, Any]]:
+                           timeout: float = WAIT_TIMEOUT,
+                           locale: str = "en-US") -> list[dict[str, Any]]:
         """A user types `value` into option `focused`; returns the choices the bot offered."""
         self._check_may_use(guild_id, channel_id, user_id, name)
         data = self._command_data(guild_id, name, options, subcommand, focused=focused,
@@ -742,7 +745,7 @@ class DiscordEmulator:
         return result
 
     async def click_button(self, guild_id: int | None, channel_id: int, user_id: int,
-                           message_id: int, custom_id: str, *, timeout: float = 10.0,
+                           message_id: int, custom_id: str, *, timeout: float = WAIT_TIMEOUT,
                            locale: str = "en-US") -> InteractionResult:
         """A user clicks a button; returns once they see the bot's answer."""
         return await self._component(guild_id, channel_id, user_id, message_id, custom_id,
@@ -750,13 +753,15 @@ class DiscordEmulator:
 
     async def select_menu(self, guild_id: int | None, channel_id: int, user_id: int,
                           message_id: int, custom_id: str, values: Iterable[str], *,
-                          timeout: float = 10.0, locale: str = "en-US") -> InteractionResult:
+                          timeout: float = WAIT_TIMEOUT,
+                          locale: str = "en-US") -> InteractionResult:
         """A user picks `values` in a select menu."""
         return await self._component(guild_id, channel_id, user_id, message_id, custom_id,
                                      values=list(values), timeout=timeout, locale=locale)
 
     async def submit_modal(self, shown: InteractionResult, values: dict[str, Any], *,
-                           timeout: float = 10.0, locale: str = "en-US") -> InteractionResult:
+                           timeout: float = WAIT_TIMEOUT,
+                          locale: str = "en-US") -> InteractionResult:
         """The user fills in the modal the bot showed (`shown.modal`) and submits it.
 
         `values` maps each field's custom_id to its text (a list of values for selects).

@@ -6,10 +6,8 @@ created in the emulator), so these tests do not depend on the posting and partic
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -170,15 +168,6 @@ def reply(
     )
 
 
-async def until(check: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
-    """Poll an async check (a database query) until it gives something truthy; that value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not (value := await check()):
-        if loop.time() > deadline:
-            raise AssertionError(f"{check.__name__} did not hold within {seconds} s")
-        await asyncio.sleep(0.02)
-    return value
 
 
 def buttons(message: Any) -> dict[str, dict[str, Any]]:

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from bot.app import SeminarBot, open_bot, serve
 from bot.config import Settings, parse_settings
 from tests.emulator import DiscordEmulator
+from tests.emulator.model import WAIT_TIMEOUT
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 SEED = "stalins-crimes-and-russias-future"
@@ -100,18 +101,36 @@ def start_bot(emulator: DiscordEmulator) -> StartBot:
         async with open_bot(settings, sync=sync, guild_ready_timeout=0.1) as bot:
             task = asyncio.create_task(serve(bot, token))
             ready = asyncio.create_task(bot.wait_until_ready())
-            done, _ = await asyncio.wait({task, ready}, timeout=15,
+            done, _ = await asyncio.wait({task, ready}, timeout=WAIT_TIMEOUT,
                                          return_when=asyncio.FIRST_COMPLETED)
             if ready not in done:
                 ready.cancel()
                 exit_code = await task if task in done else None
                 task.cancel()
                 raise AssertionError(f"the bot did not get ready (exit code {exit_code})")
-            await emulator.wait_until_connected(timeout=10)
+            await emulator.wait_until_connected()
             try:
                 yield bot
             finally:
-                await bot.close()
-                assert await asyncio.wait_for(task, timeout=10) == 0
+                await asyncio.wait_for(bot.close(), timeout=WAIT_TIMEOUT)
+                assert await asyncio.wait_for(task, timeout=WAIT_TIMEOUT) == 0
 
     return running
+
+
+T = TypeVar("T")
+
+
+async def until(check: Callable[[], Awaitable[T]], seconds: float = WAIT_TIMEOUT) -> T:
+    """Poll an async check (a database query) until it gives something truthy; that value.
+
+    The bot writes in its own time (in batches): the bound is generous so that a busy
+    machine makes a test slower, never failed.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not (value := await check()):
+        if loop.time() > deadline:
+            raise AssertionError(f"{check.__name__} did not hold within {seconds} s")
+        await asyncio.sleep(0.02)
+    return value

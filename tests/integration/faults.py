@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +20,7 @@ import yaml
 from bot.config import Settings, parse_settings
 from storage.repository import Repository
 from tests.emulator import DiscordEmulator, InteractionResult
-from tests.integration.conftest import COURSE, SEED, course_config
+from tests.integration.conftest import COURSE, SEED, course_config, until
 
 T = TypeVar("T")
 ZONE = ZoneInfo("America/New_York")
@@ -147,15 +146,6 @@ def student_messages(emulator: DiscordEmulator, thread_ids: list[int]) -> list[d
             if not m["author"].get("bot") and int(m["author"]["id"]) != emulator.bot_user_id]
 
 
-async def until(check: Callable[[], Awaitable[T]], seconds: float = 20.0) -> T:
-    """Poll an async check (a database query) until it gives something truthy; that value."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not (value := await check()):
-        if loop.time() > deadline:
-            raise AssertionError(f"{check.__name__} did not hold within {seconds} s")
-        await asyncio.sleep(0.05)
-    return value
 
 
 class Burst:

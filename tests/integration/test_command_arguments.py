@@ -280,7 +280,7 @@ async def test_a_forum_post_and_a_failure_notice_with_mass_mentions_ping_nobody(
     # lesson's title in the notice.
     emulator.inject("POST", rf"^/channels/{forum.id}/threads$", status=403, times=1)
     async with start_bot(settings):
-        await emulator.wait_for(lambda: emulator.messages(room.other_channel_id), timeout=10)
+        await emulator.wait_for(lambda: emulator.messages(room.other_channel_id))
         posted = await emulator.invoke_command(
             room.guild_id, room.other_channel_id, room.teacher_id, "schedule",
             options={"lesson": TOWN_HALL}, subcommand="post")

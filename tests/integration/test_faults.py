@@ -32,7 +32,7 @@ from storage.migrate import upgrade_engine
 from storage.repository import PostStatus, Repository
 from tests.emulator import DiscordEmulator, InteractionResult
 from tests.integration.classroom import SECOND, SECOND_TITLE, two_lessons
-from tests.integration.conftest import COURSE, SEED, StartBot
+from tests.integration.conftest import COURSE, SEED, StartBot, until
 from tests.integration.faults import (
     SEED_TITLE,
     Burst,
@@ -46,7 +46,6 @@ from tests.integration.faults import (
     recorded_numbers,
     report_counts,
     titles,
-    until,
     wall,
 )
 
@@ -273,7 +272,7 @@ def session_count(emulator: DiscordEmulator, resumable: bool) -> int:
 async def reconnected(emulator: DiscordEmulator, resumable: bool, before: int) -> None:
     """Wait until the bot resumed (or identified again) after a drop, and is connected."""
     await emulator.wait_for(lambda: session_count(emulator, resumable) > before)
-    await emulator.wait_until_connected(timeout=10)
+    await emulator.wait_until_connected()
 
 
 async def post_second_lesson_now(bot: SeminarBot, course: Course, emulator: DiscordEmulator,
@@ -351,7 +350,7 @@ async def test_seminar_run_killed_in_a_burst_of_replies_and_restarted(
     async with seminar_run(config, emulator.token, tmp_path / "first.log") as first:
         await emulator.wait_until_connected(timeout=30)
         await emulator.wait_for(lambda: any(
-            c["name"] == "schedule" for c in emulator.commands(course.guild_id)), timeout=10)
+            c["name"] == "schedule" for c in emulator.commands(course.guild_id)))
         posted = await course.schedule_post(emulator)
         assert seen(posted)[-1].startswith(f"Posted “{SEED_TITLE}”")
         threads = await lesson_threads(repo)

@@ -8,7 +8,6 @@ by reading the per-student numbers from the database, as a teacher's report woul
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from storage.migrate import upgrade_engine
 from storage.repository import Repository, StudentSummary
 from tests.emulator import DiscordEmulator
 from tests.emulator.model import INTENT_GUILD_MESSAGES
-from tests.integration.conftest import COURSE, SEED, School, StartBot, make_settings
+from tests.integration.conftest import COURSE, SEED, School, StartBot, make_settings, until
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -96,13 +95,6 @@ async def post_lesson(
     return PostedLesson(post_id, threads)
 
 
-async def until(check: Callable[[], Awaitable[bool]], attempts: int = 500) -> None:
-    """Wait until ``check()`` is true (the bot writes in batches, in its own time), up to 10 s."""
-    for _ in range(attempts):
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out waiting for the database")
 
 
 def recorded(repo: Repository, *messages: dict[str, Any]) -> Callable[[], Awaitable[bool]]:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -27,7 +27,7 @@ from storage.models import LessonPost
 from storage.repository import Post, Repository, ThreadInfo
 from tests.emulator import ActionRejected, DiscordEmulator
 from tests.emulator.model import SEND_MESSAGES
-from tests.integration.conftest import PROMPTS, SEED, StartBot
+from tests.integration.conftest import PROMPTS, SEED, StartBot, until
 
 T = TypeVar("T")
 ZONE = ZoneInfo("America/New_York")
@@ -114,14 +114,6 @@ def cog_of(bot: SeminarBot) -> PostingCog:
     return cast(PostingCog, cog)
 
 
-async def until(check: Callable[[], Awaitable[T | None]]) -> T:
-    """Poll an async condition (the database) until it holds, for up to 15 s; its value."""
-    async with asyncio.timeout(15):
-        while True:
-            value = await check()
-            if value:
-                return value
-            await asyncio.sleep(0.05)
 
 
 async def settled(repo: Repository, course_key: str = COURSE, count: int = 1) -> list[Post]:

@@ -38,9 +38,8 @@ from tests.integration.classroom import (
     post_lesson,
     reply,
     two_lessons,
-    until,
 )
-from tests.integration.conftest import COURSE, SEED, StartBot
+from tests.integration.conftest import COURSE, SEED, StartBot, until
 
 REPO = Path(__file__).resolve().parents[2]
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
@@ -305,7 +304,7 @@ async def test_the_token_never_reaches_the_log_of_seminar_run(
     try:
         await emulator.wait_until_connected(timeout=30)
         await emulator.wait_for(lambda: any(
-            c["name"] == "mystats" for c in emulator.commands(room.guild_id)), timeout=15)
+            c["name"] == "mystats" for c in emulator.commands(room.guild_id)))
         shown = await emulator.invoke_command(room.guild_id, room.channel_id, alice, "lesson")
         # Discord fails once (retried), then refuses an answer outright (a logged traceback).
         emulator.inject("POST", r"^/interactions/", status=502, times=1)
@@ -316,7 +315,7 @@ async def test_the_token_never_reaches_the_log_of_seminar_run(
                                                 "transcript", options={"lesson": SEED})
         # The connection drops and the bot resumes (its RESUME carries the token).
         await emulator.drop_gateway(resumable=True)
-        await emulator.wait_for(lambda: emulator.resume_count >= 1, timeout=15)
+        await emulator.wait_for(lambda: emulator.resume_count >= 1)
         again = await emulator.invoke_command(room.guild_id, room.channel_id, alice, "lesson")
         # The teacher resets the token in the developer portal: the next resume is refused.
         emulator.token = token_for(emulator.state.bot.id)

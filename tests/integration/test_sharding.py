@@ -22,7 +22,7 @@ import datetime as dt
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -37,8 +37,8 @@ from storage.migrate import upgrade_engine
 from storage.repository import Post, Repository
 from tests.databases import PG_URL_VARIABLE, fresh_database_url
 from tests.emulator import DiscordEmulator
-from tests.emulator.model import INTENT_GUILD_MESSAGES
-from tests.integration.conftest import PROMPTS, SEED
+from tests.emulator.model import INTENT_GUILD_MESSAGES, WAIT_TIMEOUT
+from tests.integration.conftest import PROMPTS, SEED, until
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -107,14 +107,6 @@ def config(emulator: DiscordEmulator, database_url: str, shard_ids: list[int],
     }
 
 
-async def until(check: Callable[[], Awaitable[T | None]]) -> T:
-    """Poll an async condition (the database) until it holds, for up to 30 s; its value."""
-    async with asyncio.timeout(30):
-        while True:
-            value = await check()
-            if value:
-                return value
-            await asyncio.sleep(0.05)
 
 
 @contextlib.asynccontextmanager
@@ -331,14 +323,14 @@ async def running(settings_data: dict[str, Any], emulator: DiscordEmulator
         bot.before_identify_hook = fast_identify  # type: ignore[method-assign]
         task = asyncio.create_task(serve(bot, emulator.token))
         ready = asyncio.create_task(bot.wait_until_ready())
-        done, _ = await asyncio.wait({task, ready}, timeout=20,
+        done, _ = await asyncio.wait({task, ready}, timeout=WAIT_TIMEOUT,
                                      return_when=asyncio.FIRST_COMPLETED)
         assert ready in done, "the bot did not get ready"
         try:
             yield bot
         finally:
-            await bot.close()
-            assert await asyncio.wait_for(task, timeout=10) == 0
+            await asyncio.wait_for(bot.close(), timeout=WAIT_TIMEOUT)
+            assert await asyncio.wait_for(task, timeout=WAIT_TIMEOUT) == 0
 
 
 def both_shards(emulator: DiscordEmulator, servers: list[Server],
@@ -390,7 +382,7 @@ async def test_a_shard_that_loses_its_session_catches_up_from_history(
         await wait_recorded(repo, said[history.course])
         identified = emulator.identify_count
         emulator.release_gateway()
-        await emulator.wait_for(lambda: emulator.identify_count > identified, timeout=15)
+        await emulator.wait_for(lambda: emulator.identify_count > identified)
         await wait_recorded(repo, said[civics.course])
         said[civics.course].append(await emulator.user_message(
             first_threads[civics.course], civics.bob, "And now shard 1 is back."))

@@ -45,7 +45,7 @@ async def test_seminar_run_answers_and_stops_cleanly_on_sigterm(
     try:
         await emulator.wait_until_connected(timeout=30)
         await emulator.wait_for(lambda: any(c["name"] == "lesson" for c in emulator.commands(
-            school.guild_id)), timeout=10)
+            school.guild_id)))
         result = await emulator.invoke_command(
             school.guild_id, school.class_channel_id, school.student_id, "lesson")
         assert result.embeds[0]["title"] == "Stalin’s Crimes and Russia’s Future"
@@ -67,7 +67,7 @@ async def test_a_rejected_token_says_where_to_get_a_new_one(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with open_bot(settings) as bot:
-        code = await asyncio.wait_for(serve(bot, "not-the-token"), timeout=15)
+        code = await asyncio.wait_for(serve(bot, "not-the-token"), timeout=30)
     assert code == 1
     assert "Discord rejected the bot token in the environment variable DISCORD_TOKEN" in (
         caplog.text)
@@ -80,7 +80,7 @@ async def test_missing_privileged_intents_say_which_switches_to_turn_on(
 ) -> None:
     emulator.privileged_intents = 0
     async with open_bot(settings) as bot:
-        code = await asyncio.wait_for(serve(bot, emulator.token), timeout=15)
+        code = await asyncio.wait_for(serve(bot, emulator.token), timeout=30)
     assert code == 1
     assert "switch on 'Server Members Intent' and 'Message Content Intent'" in caplog.text
     assert "Traceback" not in caplog.text

@@ -37,9 +37,8 @@ from tests.integration.classroom import (
     post_lesson,
     reply,
     two_lessons,
-    until,
 )
-from tests.integration.conftest import COURSE, SEED, StartBot
+from tests.integration.conftest import COURSE, SEED, StartBot, until
 
 NEW_YORK = ZoneInfo("America/New_York")
 EVE_NICK = "**Eve** @everyone"
