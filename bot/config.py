@@ -28,7 +28,15 @@ from pydantic_core import ErrorDetails
 
 from bot import limits
 from bot.calendar import Weekday, to_utc
-from bot.yamlfile import FileProblem, Positions, field_name, load_yaml, read_text, yaml_problem
+from bot.yamlfile import (
+    FileProblem,
+    Positions,
+    field_name,
+    load_yaml,
+    read_text,
+    visible,
+    yaml_problem,
+)
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///seminar.db"
@@ -61,12 +69,6 @@ def _check_zone(name: str) -> str:
     return name
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("has only spaces: write a name")
-    return value
-
-
 def _date_in_range(value: dt.date) -> dt.date:
     if not limits.EARLIEST_DATE <= value <= limits.LATEST_DATE:
         raise ValueError(f"{value} is outside the dates Seminar schedules: use one from "
@@ -82,7 +84,7 @@ def _datetime_in_range(value: dt.datetime) -> dt.datetime:
 TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
 Snowflake = Annotated[int, Field(gt=0, le=limits.MAX_SNOWFLAKE)]
 Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH),
-                 AfterValidator(_not_blank)]
+                 AfterValidator(visible)]
 #: A date of the course calendar.
 CourseDate = Annotated[dt.date, AfterValidator(_date_in_range)]
 #: A date and time: the course's wall clock, or an instant when written with an offset

@@ -23,16 +23,18 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bot import limits
-from bot.yamlfile import FileProblem, Positions, field_name, load_yaml, read_text, yaml_problem
+from bot.yamlfile import (
+    FileProblem,
+    Positions,
+    field_name,
+    load_yaml,
+    read_text,
+    visible,
+    yaml_problem,
+)
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 LESSON_SUFFIXES = (".yaml", ".yml")
-
-
-def _not_blank(value: str) -> str:
-    if not any(ch.isprintable() and not ch.isspace() for ch in value):
-        raise ValueError("has no visible text (only spaces or control characters): write some")
-    return value
 
 
 def _web_address(value: str) -> str:
@@ -52,11 +54,11 @@ def _published(value: dt.date) -> dt.date:
 
 
 Title = Annotated[str, Field(min_length=1, max_length=limits.MAX_TITLE_LENGTH),
-                  AfterValidator(_not_blank)]
+                  AfterValidator(visible)]
 Summary = Annotated[str, Field(min_length=1, max_length=limits.MAX_SUMMARY_LENGTH),
-                    AfterValidator(_not_blank)]
+                    AfterValidator(visible)]
 Question = Annotated[str, Field(min_length=1, max_length=limits.MAX_QUESTION_LENGTH),
-                     AfterValidator(_not_blank)]
+                     AfterValidator(visible)]
 WebAddress = Annotated[str, Field(max_length=2048), AfterValidator(_web_address)]
 
 

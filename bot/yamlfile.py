@@ -203,6 +203,13 @@ class Positions:
         return self.lines.get(())
 
 
+def visible(value: str) -> str:
+    """A validator: text a teacher wrote must show something (not only spaces or controls)."""
+    if not any(ch.isprintable() and not ch.isspace() for ch in value):
+        raise ValueError("has no visible text (only spaces or control characters): write some")
+    return value
+
+
 def field_name(loc: Sequence[str | int]) -> str:
     """A field path as a teacher reads it: ``questions[1]``, ``courses.x.calendar.entries[2]``.
 

@@ -254,7 +254,7 @@ def test_list_entries_are_counted_from_one(tmp_path: Path) -> None:
      "time: '09:00', lessons: [week-1]}}", "calendar.weekly.end", "outside the dates"),
     ("    teacher_role_id: 99999999999999999999", "teacher_role_id",
      "less than or equal to 9223372036854775807"),
-    ("    name: '   '", "name", "has only spaces: write a name"),
+    ("    name: '   '", "name", "has no visible text (only spaces or control characters)"),
 ])
 def test_numbers_and_dates_out_of_range_are_refused(
     tmp_path: Path, line: str, field: str, says: str

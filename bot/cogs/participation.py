@@ -620,8 +620,10 @@ class ParticipationCog(commands.Cog):
         elif start is None:
             start = cursor if cursor is not None else thread_id
         after = discord.Object(start)
-        # Every message written before the read began is in the history unless deleted.
-        read_below = discord.utils.time_snowflake(_utcnow())
+        # Discord's own word for the newest message sent so far (not our clock, which may
+        # be off): every message up to it is in the history the read returns, unless deleted.
+        newest_sent = channel.last_message_id or 0
+        live_from: int | None = None
         seen: set[int] = set()
         complete = False
         new = 0
@@ -630,8 +632,8 @@ class ParticipationCog(commands.Cog):
             async for message in channel.history(limit=None, after=after, oldest_first=True):
                 live_from = self._first_live.get(thread_id)
                 if live_from is not None and message.id >= live_from:
-                    read_below = min(read_below, live_from)
                     break  # the live listener has everything from here on
+                live_from = None
                 seen.add(message.id)
                 page[message.id] = message
                 if len(page) >= HISTORY_PAGE:
@@ -648,7 +650,10 @@ class ParticipationCog(commands.Cog):
         if page:
             new += await self._record_page(thread, page, move_cursor)
         if reconcile and complete:
-            await self._mark_gone(thread_id, seen, read_below)
+            read_up_to = max(newest_sent, max(seen, default=0))
+            if live_from is not None:  # what the listener saw live was not read here
+                read_up_to = min(read_up_to, live_from - 1)
+            await self._mark_gone(thread_id, seen, read_up_to + 1)
         return new
 
     async def _mark_gone(self, thread_id: int, seen: set[int], below: int) -> None:
