@@ -61,7 +61,6 @@ CHECKPOINT_COLUMN_PREFIX = "checkpoint: "
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-NAME_WIDTH = 32
 CHART_NAME_WIDTH = 24
 MIN_PAGE_CHARS = 200
 
