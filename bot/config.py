@@ -69,11 +69,8 @@ def _check_zone(name: str) -> str:
     return name
 
 
-def _date_in_range(value: dt.date) -> dt.date:
-    if not limits.EARLIEST_DATE <= value <= limits.LATEST_DATE:
-        raise ValueError(f"{value} is outside the dates Seminar schedules: use one from "
-                         f"{limits.EARLIEST_DATE} to {limits.LATEST_DATE}")
-    return value
+_date_in_range = limits.date_check(limits.EARLIEST_DATE, limits.LATEST_DATE,
+                                   "is outside the dates Seminar schedules")
 
 
 def _datetime_in_range(value: dt.datetime) -> dt.datetime:

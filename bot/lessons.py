@@ -46,11 +46,8 @@ def _web_address(value: str) -> str:
     return value
 
 
-def _published(value: dt.date) -> dt.date:
-    if not limits.EARLIEST_PUBLISHED <= value <= limits.LATEST_DATE:
-        raise ValueError(f"{value} is not a likely date: use one from "
-                         f"{limits.EARLIEST_PUBLISHED} to {limits.LATEST_DATE}")
-    return value
+_published = limits.date_check(limits.EARLIEST_PUBLISHED, limits.LATEST_DATE,
+                               "is not a likely date")
 
 
 Title = Annotated[str, Field(min_length=1, max_length=limits.MAX_TITLE_LENGTH),

@@ -9,6 +9,7 @@ own limits are :mod:`bot.render`'s; these are Seminar's.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 #: Dates and times in a config: a course's calendar, checkpoints, extensions. Wide enough for
 #: any school year, narrow enough that a week or a year added to one is still a date.
@@ -45,3 +46,14 @@ MAX_QUESTION_LENGTH = 1500
 MAX_RESOURCES = 100
 MAX_TITLE_LENGTH = 300
 MAX_SUMMARY_LENGTH = 50_000  # a 4,000-word summary is about 28,000
+
+
+def date_check(earliest: dt.date, latest: dt.date,
+               what: str) -> Callable[[dt.date], dt.date]:
+    """A validator refusing a date outside ``earliest``..``latest``, saying it ``what``."""
+    def check(value: dt.date) -> dt.date:
+        if not earliest <= value <= latest:
+            raise ValueError(f"{value} {what}: use one from {earliest} to {latest}")
+        return value
+
+    return check
