@@ -267,7 +267,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _student_id(text: str) -> int:
-    if not text.isdigit():
+    from bot.limits import MAX_SNOWFLAKE
+
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_SNOWFLAKE:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a Discord user id (a number such as 123456789012345678; in "
             "Discord, turn on Developer Mode and use 'Copy User ID')")

@@ -78,6 +78,14 @@ def _datetime_in_range(value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _with_a_time(value: Any) -> Any:
+    # A bare date is ambiguous for a deadline (its first minute, or all of it?): ask.
+    if (isinstance(value, dt.date) and not isinstance(value, dt.datetime)) or (
+            isinstance(value, str) and re.fullmatch(r"\s*\d{4}-\d{1,2}-\d{1,2}\s*", value)):
+        raise ValueError(f"{value} has no time of day: write one too, e.g. '{value} 23:59'")
+    return value
+
+
 TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
 Snowflake = Annotated[int, Field(gt=0, le=limits.MAX_SNOWFLAKE)]
 Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH),
@@ -86,7 +94,8 @@ Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH),
 CourseDate = Annotated[dt.date, AfterValidator(_date_in_range)]
 #: A date and time: the course's wall clock, or an instant when written with an offset
 #: (``2026-12-10T23:59:00Z``); :func:`bot.calendar.to_utc` reads both.
-CourseDateTime = Annotated[dt.datetime, AfterValidator(_datetime_in_range)]
+CourseDateTime = Annotated[dt.datetime, BeforeValidator(_with_a_time),
+                           AfterValidator(_datetime_in_range)]
 Count = Annotated[int, Field(ge=0, le=limits.MAX_REQUIRED)]
 
 

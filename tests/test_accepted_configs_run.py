@@ -46,9 +46,9 @@ def mostly(usual: st.SearchStrategy[Any], *odd: st.SearchStrategy[Any]) -> st.Se
 
 dates = mostly(st.dates(dt.date(2026, 1, 1), dt.date(2027, 12, 31)),
                st.dates(), st.sampled_from(EDGE_DATES))
-datetimes = st.builds(
+datetimes = mostly(st.builds(
     lambda day, time, zone: dt.datetime.combine(day, time, tzinfo=zone),
-    dates, st.times(), st.sampled_from(OFFSETS))
+    dates, st.times(), st.sampled_from(OFFSETS)), dates)  # a bare date is ambiguous
 numbers = mostly(st.integers(0, 30), st.integers(),
                  st.sampled_from([-1, 2000, 2001, 10**21, 2**63, 2**64]))
 hours = mostly(st.floats(0.5, 100), numbers, st.floats(allow_nan=True, allow_infinity=True))

@@ -255,6 +255,9 @@ def test_list_entries_are_counted_from_one(tmp_path: Path) -> None:
     ("    teacher_role_id: 99999999999999999999", "teacher_role_id",
      "less than or equal to 9223372036854775807"),
     ("    name: '   '", "name", "has no visible text (only spaces or control characters)"),
+    # A deadline without a time is ambiguous (its first minute, or the whole day?).
+    ("    grading: {checkpoints: [{name: a, by: 2026-12-10}]}", "grading.checkpoints[1].by",
+     "2026-12-10 has no time of day: write one too, e.g. '2026-12-10 23:59'"),
 ])
 def test_numbers_and_dates_out_of_range_are_refused(
     tmp_path: Path, line: str, field: str, says: str

@@ -621,8 +621,9 @@ def test_seminar_export_says_what_is_wrong(
     assert seminar(["--config", str(config), "export", "--course", COURSE, "--student", "7",
                     "--lesson", SEED, "-o", out]) == 1
     assert "leave out --lesson" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        seminar(["--config", str(config), "export", "--course", COURSE, "--student", "@bob",
-                 "-o", out])
-    assert "is not a Discord user id" in capsys.readouterr().err
+    for not_an_id in ("@bob", "99999999999999999999999", "０１２"):  # too large, fullwidth
+        with pytest.raises(SystemExit):
+            seminar(["--config", str(config), "export", "--course", COURSE, "--student",
+                     not_an_id, "-o", out])
+        assert "is not a Discord user id" in capsys.readouterr().err
     assert not Path(out).exists()
