@@ -6,9 +6,11 @@ The token never lives in the file: the config names the environment variable tha
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -314,11 +316,13 @@ class Settings(_Strict):
         return None
 
 
-def _shared_channels_and_roles(settings: Settings) -> list[tuple[tuple[str, ...], str]]:
+def _shared_channels_and_roles(
+    courses: Mapping[str, CourseSettings],
+) -> list[tuple[tuple[str, ...], str]]:
     """Each class channel belongs to one course, and each course keeps its roles apart."""
     problems: list[tuple[tuple[str, ...], str]] = []
     owners: dict[int, str] = {}
-    for key, course in settings.courses.items():
+    for key, course in courses.items():
         owner = owners.setdefault(course.channel_id, key)
         if owner != key:
             problems.append((("courses", key, "channel_id"),
@@ -329,7 +333,7 @@ def _shared_channels_and_roles(settings: Settings) -> list[tuple[tuple[str, ...]
             problems.append((("courses", key, "student_role_id"),
                 "is the teacher role too: teachers would be counted as students and "
                 "students could use teacher commands; use two roles"))
-    for key, course in settings.courses.items():
+    for key, course in courses.items():
         if course.teacher_channel_id is None or course.teacher_channel_id not in owners:
             continue
         owner = owners[course.teacher_channel_id]
@@ -338,6 +342,16 @@ def _shared_channels_and_roles(settings: Settings) -> list[tuple[tuple[str, ...]
             f"is the class channel of {which}: the teachers' notices would reach the students; "
             "use a channel only teachers see"))
     return problems
+
+
+def _valid_courses(raw: Any) -> dict[str, CourseSettings]:
+    """The courses of raw config data that are valid on their own (for rules across them)."""
+    valid: dict[str, CourseSettings] = {}
+    if isinstance(raw, dict):
+        for key, course in raw.items():
+            with contextlib.suppress(ValidationError):
+                valid[str(key)] = CourseSettings.model_validate(course)
+    return valid
 
 
 def _error_message(error: ErrorDetails) -> str:
@@ -368,8 +382,10 @@ def parse_settings(data: Any, source: str = "config", text: str | None = None) -
             if error["type"] in ("extra_forbidden", "invalid_key"):  # a key, not a position
                 loc = (*loc[:-1], str(loc[-1]))
             problems.append((loc, _error_message(error)))
+        # Rules across courses in the same round, among the courses that are valid alone.
+        problems.extend(_shared_channels_and_roles(_valid_courses(data.get("courses"))))
     else:
-        problems.extend(_shared_channels_and_roles(settings))
+        problems.extend(_shared_channels_and_roles(settings.courses))
     if problems:
         positions = Positions(text) if text is not None else None
         sentences = []

@@ -343,3 +343,13 @@ def test_courses_cannot_share_a_class_channel_or_mix_up_roles(
               "other": 777777777777777777, **values}
     path = write(tmp_path, TWO_COURSES.format(**filled))
     assert problems_of(path) == [f"{path}:{e}" for e in expected]
+
+
+def test_a_shared_class_channel_comes_in_the_same_round_as_other_problems(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, TWO_COURSES.format(
+        teachers=333333333333333333, students=555555555555555555, other=222222222222222222)
+        + "log_level: LOUD\n")
+    problems = problems_of(path)
+    assert [p.split(": ")[1] for p in problems] == ["log_level", "courses.history-102.channel_id"]
