@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import signal
@@ -110,8 +111,10 @@ class RedactToken(logging.Filter):
 
 
 #: Failures that mean "Discord could not be reached", not a bug to show a traceback for.
-NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+NETWORK_ERRORS: tuple[type[Exception], ...] = (
     OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound)
+#: ...and failures that mean Discord itself is in trouble for now (a 5xx at login).
+LOGIN_TROUBLE: tuple[type[Exception], ...] = (*NETWORK_ERRORS, discord.DiscordServerError)
 CANNOT_REACH = (
     "Cannot reach Discord at {address}: {reason}. Check this machine's network connection "
     "and DNS{config}."
@@ -341,6 +344,11 @@ class SeminarBot(commands.Bot):
         self.closing.set()
         await super().close()
 
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the bot starts closing meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closing.wait(), seconds)
+
     async def setup_hook(self) -> None:
         """Load the cogs, give every course guild the commands, and sync them if they changed."""
         for extension in EXTENSIONS:
@@ -513,9 +521,28 @@ async def open_bot(
 REACH_RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
+def retry_delay(attempt: int) -> float:
+    """The pause before another try to reach Discord (``attempt`` counts from 0)."""
+    return REACH_RETRY_DELAYS[min(attempt, len(REACH_RETRY_DELAYS) - 1)]
+
+
 def _configured(settings: Settings) -> bool:
     return (settings.discord.api_base != DEFAULT_API_BASE
             or settings.discord.gateway_url is not None)
+
+
+DISCORD_IN_TROUBLE = (
+    "Discord answered {status} at {address}: its servers are having trouble (see "
+    "https://discordstatus.com)."
+)
+
+
+def login_trouble(settings: Settings, exc: BaseException) -> str:
+    """The sentence for a login that failed for want of Discord, not for a bad token."""
+    address = settings.discord.api_base
+    if isinstance(exc, discord.DiscordServerError):
+        return DISCORD_IN_TROUBLE.format(status=exc.status, address=address)
+    return cannot_reach(address, exc, configured=_configured(settings))
 
 
 async def reach_discord(bot: SeminarBot, *, retry: bool) -> bool:
@@ -539,11 +566,10 @@ async def reach_discord(bot: SeminarBot, *, retry: bool) -> bool:
                 if not retry:
                     log.error("%s", sentence)
                     return False
-                delay = REACH_RETRY_DELAYS[min(attempt, len(REACH_RETRY_DELAYS) - 1)]
+                delay = retry_delay(attempt)
                 log.warning("%s Trying again in %g s.", sentence, delay)
                 attempt += 1
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(bot.closing.wait(), delay)
+                await bot.pause(delay)
     return False
 
 
@@ -557,15 +583,18 @@ async def serve(bot: SeminarBot, token: str) -> int:
     """
     var = bot.settings.discord.token_env
     try:
-        while True:
+        for attempt in itertools.count():
             if not await reach_discord(bot, retry=True):
                 return 0  # closed (SIGTERM) while waiting for the network
             try:
                 await bot.login(token)
                 break
-            except NETWORK_ERRORS as exc:  # the network failed again right after the check
-                log.warning("%s", cannot_reach(bot.settings.discord.api_base, exc,
-                                               configured=_configured(bot.settings)))
+            except LOGIN_TROUBLE as exc:
+                # The network failed again right after the check, or Discord is in trouble.
+                delay = retry_delay(attempt)
+                log.warning("%s Trying again in %g s.", login_trouble(bot.settings, exc),
+                            delay)
+                await bot.pause(delay)
         await bot.connect()
     except discord.LoginFailure:
         log.error(TOKEN_REJECTED.format(var=var, portal=DEVELOPER_PORTAL))
@@ -632,9 +661,8 @@ async def sync_now(settings: Settings, token: str) -> int:
                 log.error(TOKEN_REJECTED.format(var=settings.discord.token_env,
                                                 portal=DEVELOPER_PORTAL))
                 return 1
-            except NETWORK_ERRORS as exc:
-                log.error("%s", cannot_reach(settings.discord.api_base, exc,
-                                             configured=_configured(settings)))
+            except LOGIN_TROUBLE as exc:
+                log.error("%s", login_trouble(settings, exc))
                 return 1
             failed = [g for g in bot.course_guild_ids() if g not in bot.synced_guilds]
     except MigrationError as exc:

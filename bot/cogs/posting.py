@@ -406,9 +406,9 @@ class PostingCog(commands.Cog, name="Posting"):
             try:
                 if not await self.repository.touch_claim(post.id, self.claimant):
                     return  # finished, or taken over: the post's own steps find out
-            except Exception:
-                log.warning("Could not renew the claim on post %s; trying again.", post.id,
-                            exc_info=True)
+            except Exception as exc:  # the database is busy or away: the lease is long
+                log.warning("Could not renew the claim on post %s (%s); trying again.",
+                            post.id, exc)
 
     async def _fail(self, post: Post, reason: str, notes: list[str] | None) -> None:
         repo = self.repository

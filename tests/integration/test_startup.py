@@ -14,7 +14,7 @@ import yaml
 from bot.app import open_bot, serve, sync_now
 from bot.config import Settings
 from tests.emulator import DiscordEmulator
-from tests.integration.conftest import PROMPTS, School
+from tests.integration.conftest import PROMPTS, School, StartBot
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,3 +98,21 @@ async def test_seminar_sync_pushes_the_commands_every_time(
         "lesson", "resources", "transcript", "schedule"}
     # seminar sync never connects to the gateway.
     assert emulator.identify_count == 0
+
+
+async def test_discord_in_trouble_at_login_is_a_sentence_and_run_tries_again(
+    emulator: DiscordEmulator, settings: Settings, start_bot: StartBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Discord's servers answer 503 to the login: `seminar sync` says so and stops...
+    emulator.inject("GET", r"^/users/@me$", status=503, times=1)
+    assert await sync_now(settings, emulator.token) == 1
+    trouble = (f"Discord answered 503 at {emulator.api_base}: its servers are having trouble "
+               "(see https://discordstatus.com).")
+    assert trouble in caplog.text
+    # ...and `seminar run` tries again a moment later, and gets in.
+    emulator.inject("GET", r"^/users/@me$", status=503, times=1)
+    async with start_bot(settings) as bot:
+        assert bot.is_ready()
+    assert f"{trouble} Trying again in 1 s." in caplog.text
+    assert "Traceback" not in caplog.text
