@@ -29,9 +29,7 @@ def test_a_live_process_keeps_its_claim() -> None:
             child.communicate(b"")
 
 
-def test_a_process_that_ended_or_was_killed_is_gone() -> None:
-    ended = subprocess.run([sys.executable, "-c", "pass"], check=True)
-    assert ended.returncode == 0
+def test_a_process_that_was_killed_is_gone() -> None:
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as child:
         child.kill()
         child.wait()
