@@ -30,13 +30,11 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from bot import limits
 from bot.lessons import SLUG_RE, Lesson, Resource, lesson_problem
 from bot.yamlfile import field_name
 
 __all__ = ["ImportResult", "PageImportError", "import_page", "slug_for"]
-
-MAX_TITLE = 300
-MAX_AUTHOR = 200
 
 
 class PageImportError(Exception):
@@ -370,11 +368,12 @@ def _resources(lines: list[str], problems: list[str], warnings: list[str]) -> li
             reading.title = reading.url
             warnings.append(f"resource {number} has no title: its URL is used as the title, "
                             "write a better one in the lesson file")
-        if len(reading.title) > MAX_TITLE:
+        if len(reading.title) > limits.MAX_TITLE_LENGTH:
             problems.append(f"resource {number}'s title is {len(reading.title)} characters long "
-                            f"(at most {MAX_TITLE}): put each resource on its own bullet line")
+                            f"(at most {limits.MAX_TITLE_LENGTH}): put each resource on its "
+                            "own bullet line")
             continue
-        if reading.author is not None and len(reading.author) > MAX_AUTHOR:
+        if reading.author is not None and len(reading.author) > limits.MAX_AUTHOR_LENGTH:
             warnings.append(f"resource {number}: the text after 'by' is too long to be an "
                             "author, so no author was set")
             reading.author = None
@@ -525,9 +524,10 @@ def import_page(text: str, slug: str) -> ImportResult:
     title = _clean_title(head.title) if head.title else ""
     if not title:
         problems.append("no title: put the lesson's title on the first line of the page")
-    elif len(title) > MAX_TITLE:
-        problems.append(f"the title is {len(title)} characters long (at most {MAX_TITLE}): put "
-                        "the title alone on the line above 'Published:'")
+    elif len(title) > limits.MAX_TITLE_LENGTH:
+        problems.append(f"the title is {len(title)} characters long (at most "
+                        f"{limits.MAX_TITLE_LENGTH}): put the title alone on the line above "
+                        "'Published:'")
 
     if head.published_text is None:
         problems.append("no 'Published:' line: add one under the title, such as "

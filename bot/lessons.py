@@ -56,7 +56,8 @@ Summary = Annotated[str, Field(min_length=1, max_length=limits.MAX_SUMMARY_LENGT
                     AfterValidator(visible)]
 Question = Annotated[str, Field(min_length=1, max_length=limits.MAX_QUESTION_LENGTH),
                      AfterValidator(visible)]
-WebAddress = Annotated[str, Field(max_length=2048), AfterValidator(_web_address)]
+WebAddress = Annotated[str, Field(max_length=limits.MAX_URL_LENGTH),
+                       AfterValidator(_web_address)]
 
 
 class Resource(BaseModel):
@@ -65,7 +66,7 @@ class Resource(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: Title
-    author: str | None = Field(default=None, max_length=200)
+    author: str | None = Field(default=None, max_length=limits.MAX_AUTHOR_LENGTH)
     url: WebAddress | None = None
     kind: Literal["read", "watch", "listen"] = "read"
 
