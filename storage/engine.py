@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -68,10 +70,29 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor, busy_timeout_ms)
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
+
+
+def _use_wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """Switch the file to WAL, waiting out another process switching it at the same moment.
+
+    SQLite answers "database is locked" at once, without its busy handler, when two
+    connections turn a new file to WAL together; this waits as a busy handler would.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    pause = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
