@@ -72,7 +72,7 @@ def run_baseline_client(config: Path, milestones: set[int]) -> None:
     import discord
 
     from bot.app import SeminarBot, configure_endpoints
-    from bot.config import load_settings
+    from bot.core.config import load_settings
 
     settings = load_settings(config)
     configure_endpoints(settings)

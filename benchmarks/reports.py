@@ -17,7 +17,7 @@ SQL text through the same engine: the GROUP BY a person would write for the same
 - the ``/participation`` query (``Repository.summary``) for the course and for one lesson,
   then for the course with two checkpoints counted in the same pass;
 - the gradebook CSV as ``seminar export`` builds it (``bot.gradebook.course_report``, then
-  ``bot.reports.to_csv``), graded like config.example.yaml, without and with two checkpoints.
+  ``bot.core.reports.to_csv``), graded like config.example.yaml, without and with two checkpoints.
 
 After one warm-up round, ``--runs`` rounds run every case and its hand-written SQL once each,
 so load from elsewhere on the machine falls on all of them alike; medians are printed with
@@ -50,8 +50,9 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import gradebook, reports
-from bot.config import CourseSettings, GradingSettings
+from bot import gradebook
+from bot.core import reports
+from bot.core.config import CourseSettings, GradingSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.repository import NewReply, Repository, StudentSummary

@@ -28,9 +28,9 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import DEFAULT_API_BASE, CourseSettings, Settings
+from bot.core.config import DEFAULT_API_BASE, CourseSettings, Settings
+from bot.core.lessons import Lesson, load_lessons
 from bot.errors import UserFacingError
-from bot.lessons import Lesson, load_lessons
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import MigrationError, upgrade
 from storage.repository import Repository

@@ -11,8 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.lessons import Lesson, LessonError, load_lessons
+from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.lessons import Lesson, LessonError, load_lessons
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -31,7 +31,7 @@ def _lessons(settings: Settings) -> dict[str, Lesson]:
 
 def _checked_lessons(settings: Settings) -> dict[str, Lesson]:
     """The lessons, when the config and they pass every check ``seminar check`` makes."""
-    from bot.checks import check_references
+    from bot.core.checks import check_references
 
     lessons = _lessons(settings)
     problems = check_references(settings, lessons)
@@ -55,7 +55,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         except LessonError as exc:
             problems.extend(exc.problems)
         else:
-            from bot.checks import check_references
+            from bot.core.checks import check_references
 
             problems.extend(check_references(settings, lessons))
     if problems:
@@ -64,7 +64,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     assert settings is not None
-    from bot.checks import advice
+    from bot.core.checks import advice
 
     print(f"Config OK: {len(settings.courses)} course(s), {len(lessons)} lesson(s).")
     for key, course in settings.courses.items():
@@ -80,7 +80,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     """Print what the lesson post will show."""
-    from bot.render import preview_text
+    from bot.core.render import preview_text
 
     settings = _settings(args)
     lessons = _lessons(settings)
@@ -103,9 +103,9 @@ def _import_folder(args: argparse.Namespace) -> str:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Turn lesson pages copied from the web into lesson files."""
-    from bot.importer import PageImportError, import_page, slug_for
-    from bot.lessons import dump_lesson
-    from bot.yamlfile import FileProblem, read_text
+    from bot.core.importer import PageImportError, import_page, slug_for
+    from bot.core.lessons import dump_lesson
+    from bot.core.yamlfile import FileProblem, read_text
 
     output = _import_folder(args)
     failed = 0
@@ -155,7 +155,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     """Print each course's upcoming posts (or, with --all, every post) in its local time."""
     import datetime as dt
 
-    from bot.calendar import format_local, occurrences
+    from bot.core.calendar import format_local, occurrences
 
     settings = _settings(args)
     if args.course is not None and args.course not in settings.courses:
@@ -198,7 +198,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the bot."""
     from bot.app import run_bot
-    from bot.config import read_token
+    from bot.core.config import read_token
 
     settings = _settings(args)
     token = read_token(settings)
@@ -209,7 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     """Push the slash commands to every course's server now, then stop."""
     from bot.app import sync_commands
-    from bot.config import read_token
+    from bot.core.config import read_token
 
     settings = _settings(args)
     token = read_token(settings)
@@ -267,7 +267,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _student_id(text: str) -> int:
-    from bot.limits import MAX_SNOWFLAKE
+    from bot.core.limits import MAX_SNOWFLAKE
 
     if not text.isascii() or not text.isdigit() or not 0 < int(text) <= MAX_SNOWFLAKE:
         raise argparse.ArgumentTypeError(

@@ -1,4 +1,4 @@
-"""Turn :mod:`bot.render`'s plain specs into discord.py embeds, views and files, and send them."""
+"""Turn :mod:`bot.core.render`'s plain specs into discord.py embeds, views and files; send them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import discord
 
-from bot.render import BUTTONS_PER_ROW, EmbedSpec, FileSpec, MessageSpec
+from bot.core.render import BUTTONS_PER_ROW, EmbedSpec, FileSpec, MessageSpec
 
 
 def to_embed(spec: EmbedSpec) -> discord.Embed:

@@ -1,9 +1,9 @@
-"""Read a course's participation from the database and grade it with :mod:`bot.reports`.
+"""Read a course's participation from the database and grade it with :mod:`bot.core.reports`.
 
 Shared by the teacher and student cogs and by ``seminar export``, so that Discord and the
 command line give the same numbers. Counting is SQL (:meth:`Repository.summary`: one query for
 the scope, its checkpoints counted in the same pass); grading and formatting are
-:mod:`bot.reports`. No discord.py.
+:mod:`bot.core.reports`. No discord.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot import reports
-from bot.config import CourseSettings
+from bot.core import reports
+from bot.core.config import CourseSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import current_revision, head_revision
 from storage.repository import ReplyRecord, Repository, StudentSummary

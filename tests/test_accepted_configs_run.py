@@ -20,10 +20,11 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from bot import calendar, gradebook, participation, posting, reports
+from bot import gradebook
 from bot.cli import main
-from bot.config import ConfigError, CourseSettings, load_settings
-from bot.render import MESSAGE_CONTENT_LIMIT
+from bot.core import calendar, participation_rules, posting_rules, reports
+from bot.core.config import ConfigError, CourseSettings, load_settings
+from bot.core.render import MESSAGE_CONTENT_LIMIT
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.repository import Repository
@@ -138,14 +139,14 @@ async def run_the_bots_paths(root: Path, course: CourseSettings) -> None:
         await engine.dispose()
     found = calendar.occurrences("bio", course)
     titles = {slug: slug for slug in LESSONS}
-    assert posting.schedule_overview(course.name, [(o, None) for o in found], [], titles)
-    posting.lookback(course.catch_up)
+    assert posting_rules.schedule_overview(course.name, [(o, None) for o in found], [], titles)
+    posting_rules.lookback(course.catch_up)
     for occurrence in found:
         for lateness in (dt.timedelta(0), dt.timedelta(hours=13), dt.timedelta(days=400)):
-            posting.decide_catch_up(occurrence.post_at, occurrence.post_at + lateness,
+            posting_rules.decide_catch_up(occurrence.post_at, occurrence.post_at + lateness,
                                     course.catch_up)
-        closes = participation.discussion_closes_at(occurrence.post_at, occurrence.due_at)
-        participation.still_read(closes, occurrence.post_at)
+        closes = participation_rules.discussion_closes_at(occurrence.post_at, occurrence.due_at)
+        participation_rules.still_read(closes, occurrence.post_at)
         if occurrence.due_at is not None and course.reminders.hours_before_due:
             reminder_at = occurrence.due_at - dt.timedelta(hours=course.reminders.hours_before_due)
             assert reminder_at < occurrence.due_at

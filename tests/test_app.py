@@ -11,7 +11,7 @@ from bot.app import (
     command_set_hash,
     configure_endpoints,
 )
-from bot.config import parse_settings
+from bot.core.config import parse_settings
 from tests.databases import TestDatabase
 
 TOKEN = "MTIz.secret-token.abc"

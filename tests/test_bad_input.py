@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import calendar, posting
 from bot.cli import main
-from bot.config import ConfigError, Settings, load_settings
-from bot.importer import PageImportError, import_page
-from bot.lessons import Lesson, LessonError, dump_lesson, load_lessons, parse_lesson
+from bot.core import calendar, posting_rules
+from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.importer import PageImportError, import_page
+from bot.core.lessons import Lesson, LessonError, dump_lesson, load_lessons, parse_lesson
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = ROOT / "prompts" / "stalins-crimes-and-russias-future.yaml"
@@ -191,7 +191,7 @@ def check_settings(path: Path) -> Settings | None:
     now = dt.datetime.now(dt.UTC)
     for key, course in loaded.courses.items():
         calendar.occurrences(key, course)
-        assert now - posting.lookback(course.catch_up) < now
+        assert now - posting_rules.lookback(course.catch_up) < now
         assert now - dt.timedelta(days=course.retention_days) < now
         assert now - dt.timedelta(hours=course.reminders.hours_before_due or 0) <= now
     return loaded
@@ -466,7 +466,7 @@ def test_aliases_a_teacher_might_use_still_work(tmp_path: Path) -> None:
 def test_a_lesson_file_too_large_is_not_read_and_every_transcript_fits_discord(
     tmp_path: Path,
 ) -> None:
-    from bot import limits, render
+    from bot.core import limits, render
 
     path = tmp_path / "huge.yaml"
     path.write_text("title: T\npublished: 2021-01-01\nsummary: S\nquestions: [Q]\n"

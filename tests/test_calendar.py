@@ -12,7 +12,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.calendar import (
+from bot.cli import main
+from bot.core.calendar import (
     WEEKDAYS,
     Occurrence,
     all_occurrences,
@@ -23,8 +24,7 @@ from bot.calendar import (
     occurrences,
     upcoming,
 )
-from bot.cli import main
-from bot.config import ConfigError, CourseSettings, WeeklyPattern, parse_settings
+from bot.core.config import ConfigError, CourseSettings, WeeklyPattern, parse_settings
 
 UTC = dt.UTC
 DST_ZONES = [

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from bot import claims
+from bot.core import claims
 
 
 def claimant_of(pid: int, machine: str | None = None) -> str:

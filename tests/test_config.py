@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import reports
-from bot.calendar import occurrences
-from bot.checks import check_references
-from bot.config import (
+from bot.core import reports
+from bot.core.calendar import occurrences
+from bot.core.checks import check_references
+from bot.core.config import (
     DEFAULT_API_BASE,
     DEFAULT_DATABASE_URL,
     ConfigError,
@@ -21,7 +21,7 @@ from bot.config import (
     load_settings,
     read_token,
 )
-from bot.lessons import load_lessons
+from bot.core.lessons import load_lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.yaml"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import gradebook, reports
-from bot.config import CourseSettings
+from bot import gradebook
+from bot.core import reports
+from bot.core.config import CourseSettings
 from storage.repository import Repository
 from tests.databases import TestDatabase
 from tests.storage.test_replies import T0, new_reply

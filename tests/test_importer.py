@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
-from bot.importer import ImportResult, PageImportError, import_page, slug_for
-from bot.lessons import dump_lesson, parse_lesson
+from bot.core.importer import ImportResult, PageImportError, import_page, slug_for
+from bot.core.lessons import dump_lesson, parse_lesson
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT.parent / "shared" / "seeds" / "000_d1ae947d5f9bb881.txt"

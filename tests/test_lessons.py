@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.lessons import Lesson, LessonError, dump_lesson, load_lessons, parse_lesson
+from bot.core.lessons import Lesson, LessonError, dump_lesson, load_lessons, parse_lesson
 
 PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 

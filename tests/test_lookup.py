@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.lessons import Lesson
-from bot.lookup import close_matches, current_lesson, find_lesson, lesson_choices
-from bot.render import CHOICE_NAME_LIMIT, CHOICES_LIMIT
+from bot.core.lessons import Lesson
+from bot.core.lookup import close_matches, current_lesson, find_lesson, lesson_choices
+from bot.core.render import CHOICE_NAME_LIMIT, CHOICES_LIMIT
 
 
 def lesson(slug: str, title: str, published: dt.date) -> Lesson:

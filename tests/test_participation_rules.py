@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.participation import (
+from bot.core.participation_rules import (
     CATCH_UP,
     DISCUSSION_WITHOUT_DUE,
     LATE_GRACE,

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import posting
-from bot.calendar import Occurrence
-from bot.config import CatchUp
+from bot.core import posting_rules
+from bot.core.calendar import Occurrence
+from bot.core.config import CatchUp
 
 UTC = dt.UTC
 NOON = dt.datetime(2026, 9, 7, 12, 0, tzinfo=UTC)
 
 
-def late_by(**delta: float) -> posting.CatchUpDecision:
-    return posting.decide_catch_up(NOON, NOON + dt.timedelta(**delta), CatchUp())
+def late_by(**delta: float) -> posting_rules.CatchUpDecision:
+    return posting_rules.decide_catch_up(NOON, NOON + dt.timedelta(**delta), CatchUp())
 
 
 def test_a_post_a_moment_behind_is_on_time() -> None:
@@ -44,15 +44,15 @@ def test_a_post_beyond_the_window_is_skipped_with_a_reason() -> None:
 
 
 def test_skip_mode_skips_any_late_post() -> None:
-    decision = posting.decide_catch_up(NOON, NOON + dt.timedelta(minutes=20),
+    decision = posting_rules.decide_catch_up(NOON, NOON + dt.timedelta(minutes=20),
                                        CatchUp(mode="skip", max_late_hours=48))
     assert decision.action == "skip"
     assert decision.reason is not None and "catch_up mode is 'skip'" in decision.reason
 
 
 def test_a_post_scheduled_after_now_counts_as_on_time() -> None:
-    decision = posting.decide_catch_up(NOON, NOON - dt.timedelta(seconds=2), CatchUp())
-    assert decision == posting.CatchUpDecision("post", late=False, lateness=dt.timedelta(0))
+    decision = posting_rules.decide_catch_up(NOON, NOON - dt.timedelta(seconds=2), CatchUp())
+    assert decision == posting_rules.CatchUpDecision("post", late=False, lateness=dt.timedelta(0))
 
 
 @given(minutes=st.integers(min_value=0, max_value=60 * 24 * 30),
@@ -61,8 +61,8 @@ def test_a_post_scheduled_after_now_counts_as_on_time() -> None:
 def test_catch_up_posts_only_inside_the_window(minutes: int, max_hours: float, mode: str) -> None:
     catch_up = CatchUp(mode=mode, max_late_hours=max_hours)  # type: ignore[arg-type]
     lateness = dt.timedelta(minutes=minutes)
-    decision = posting.decide_catch_up(NOON, NOON + lateness, catch_up)
-    if lateness <= posting.ON_TIME_GRACE:
+    decision = posting_rules.decide_catch_up(NOON, NOON + lateness, catch_up)
+    if lateness <= posting_rules.ON_TIME_GRACE:
         assert decision.action == "post" and not decision.late
     elif mode == "post" and lateness < dt.timedelta(hours=max_hours):
         assert decision.action == "post" and decision.late
@@ -71,30 +71,30 @@ def test_catch_up_posts_only_inside_the_window(minutes: int, max_hours: float, m
 
 
 def test_lookback_is_the_window_but_at_least_a_week() -> None:
-    assert posting.lookback(CatchUp()) == dt.timedelta(days=7)
-    assert posting.lookback(CatchUp(max_late_hours=24 * 10)) == dt.timedelta(days=10)
+    assert posting_rules.lookback(CatchUp()) == dt.timedelta(days=7)
+    assert posting_rules.lookback(CatchUp(max_late_hours=24 * 10)) == dt.timedelta(days=10)
 
 
 def test_nonces_are_deterministic_short_and_distinct() -> None:
-    first = posting.send_nonce(42, "lesson:0")
-    assert first == posting.send_nonce(42, "lesson:0")
+    first = posting_rules.send_nonce(42, "lesson:0")
+    assert first == posting_rules.send_nonce(42, "lesson:0")
     assert len(first) <= 25
-    others = {posting.send_nonce(42, "lesson:1"), posting.send_nonce(42, "q0"),
-              posting.send_nonce(43, "lesson:0")}
+    others = {posting_rules.send_nonce(42, "lesson:1"), posting_rules.send_nonce(42, "q0"),
+              posting_rules.send_nonce(43, "lesson:0")}
     assert first not in others and len(others) == 3
 
 
 @given(post_id=st.integers(min_value=1, max_value=2**63), part=st.text(max_size=200))
 def test_every_nonce_fits_discords_limit(post_id: int, part: str) -> None:
-    assert 1 <= len(posting.send_nonce(post_id, part)) <= posting.NONCE_LIMIT
+    assert 1 <= len(posting_rules.send_nonce(post_id, part)) <= posting_rules.NONCE_LIMIT
 
 
 def test_pick_tag_prefers_a_tag_named_for_the_post() -> None:
     tags = ["Off-topic", "Lesson", "Discussion question"]
-    assert posting.pick_tag(tags, "question") == 2
-    assert posting.pick_tag(tags, "lesson") == 1
-    assert posting.pick_tag(["Week 1", "Week 2"], "question") == 0
-    assert posting.pick_tag([], "question") is None
+    assert posting_rules.pick_tag(tags, "question") == 2
+    assert posting_rules.pick_tag(tags, "lesson") == 1
+    assert posting_rules.pick_tag(["Week 1", "Week 2"], "question") == 0
+    assert posting_rules.pick_tag([], "question") is None
 
 
 @pytest.mark.parametrize(("delta", "text"), [
@@ -105,24 +105,24 @@ def test_pick_tag_prefers_a_tag_named_for_the_post() -> None:
     (dt.timedelta(days=3, hours=2), "3 days"),
 ])
 def test_hours_text(delta: dt.timedelta, text: str) -> None:
-    assert posting.hours_text(delta) == text
+    assert posting_rules.hours_text(delta) == text
 
 
 def test_sentences_for_the_teacher_say_what_happened_and_what_to_do() -> None:
-    refused = posting.permission_sentence("#history-101", ["Send Messages"], "week-1")
+    refused = posting_rules.permission_sentence("#history-101", ["Send Messages"], "week-1")
     assert refused == ("I am missing the 'Send Messages' permission in #history-101. Ask a "
                        "server admin to give it to me. Once that is fixed, use `/schedule post "
                        "week-1` to post it.")
-    two = posting.permission_sentence("#x", ["Create Public Threads", "Read Message History"],
+    two = posting_rules.permission_sentence("#x", ["Create Public Threads", "Read Message History"],
                                       "week-1")
     assert "'Create Public Threads', 'Read Message History' permissions" in two
     assert "give them to me" in two
-    gone = posting.unknown_channel_sentence(5, "history-101", "week-1")
+    gone = posting_rules.unknown_channel_sentence(5, "history-101", "week-1")
     assert "channel_id of course 'history-101'" in gone
-    skipped = posting.skipped_sentence("Week 1", "week-1", NOON, "it was too late")
+    skipped = posting_rules.skipped_sentence("Week 1", "week-1", NOON, "it was too late")
     assert skipped.startswith("“Week 1” was due to be posted <t:")
     assert "`/schedule post week-1`" in skipped
-    assert posting.late_note(NOON) == (f"Posted late: this lesson was scheduled for "
+    assert posting_rules.late_note(NOON) == (f"Posted late: this lesson was scheduled for "
                                        f"<t:{int(NOON.timestamp())}:F>, while I was offline.")
 
 
@@ -131,12 +131,12 @@ def test_schedule_overview_lists_upcoming_and_recent_posts() -> None:
     soon = Occurrence("c", "week-2", NOON, NOON + dt.timedelta(days=7), zone,
                       NOON.astimezone(zone).replace(tzinfo=None), "entry")
     recent = [
-        posting.PostLine("week-1", NOON - dt.timedelta(days=7), "posted", None, True,
+        posting_rules.PostLine("week-1", NOON - dt.timedelta(days=7), "posted", None, True,
                          "https://discord.com/channels/1/2/3"),
-        posting.PostLine("week-0", NOON - dt.timedelta(days=14), "failed",
+        posting_rules.PostLine("week-0", NOON - dt.timedelta(days=14), "failed",
                          "I am missing the 'Send Messages' permission in #x.", False, None),
     ]
-    text = posting.schedule_overview("History 101", [(soon, "skipped")], recent,
+    text = posting_rules.schedule_overview("History 101", [(soon, "skipped")], recent,
                                      {"week-2": "Week Two", "week-1": "Week One"})
     lines = text.splitlines()
     assert lines[0] == "**History 101: upcoming posts**"
@@ -144,5 +144,5 @@ def test_schedule_overview_lists_upcoming_and_recent_posts() -> None:
     assert lines[1].endswith(": skipped")
     assert "Week One: posted late (https://discord.com/channels/1/2/3)" in text
     assert "week-0: failed: I am missing the 'Send Messages' permission in #x." in text
-    empty = posting.schedule_overview("H", [], [], {})
+    empty = posting_rules.schedule_overview("H", [], [], {})
     assert "Nothing more is scheduled" in empty and "Nothing has been posted yet." in empty

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bot import limits, render
-from bot.lessons import Lesson, Resource, load_lessons
-from bot.render import (
+from bot.core import limits, render
+from bot.core.lessons import Lesson, Resource, load_lessons
+from bot.core.render import (
     BUTTON_LABEL_LIMIT,
     BUTTONS_PER_MESSAGE,
     BUTTONS_PER_ROW,

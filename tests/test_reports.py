@@ -6,16 +6,14 @@ import csv
 import datetime as dt
 import io
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
 
-from bot.config import Checkpoint, GradingSettings
-from bot.reports import (
+from bot.core.config import Checkpoint, GradingSettings
+from bot.core.reports import (
     CSV_COLUMNS,
     CheckpointDeadline,
     LessonLine,
@@ -407,11 +405,3 @@ def test_pages_with_no_students_and_a_too_small_limit() -> None:
         "Participation\nNo students and no replies yet."]
     with pytest.raises(ValueError, match="at least 200"):
         table_pages([], max_chars=50)
-
-
-def test_reports_import_neither_discord_nor_sqlalchemy_nor_matplotlib() -> None:
-    code = ("import sys, bot.reports; "
-            "print(sorted(m for m in ('discord', 'sqlalchemy', 'matplotlib') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
-    assert result.stdout.strip() == "[]"

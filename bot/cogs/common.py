@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 from discord import app_commands
 
-from bot import render
-from bot.config import CourseSettings
+from bot.core import render
+from bot.core.config import CourseSettings
+from bot.core.lessons import Lesson
+from bot.core.lookup import close_matches, lesson_choices
 from bot.errors import NotInCourse, UnknownLesson
-from bot.lessons import Lesson
-from bot.lookup import close_matches, lesson_choices
 
 if TYPE_CHECKING:
     from bot.app import SeminarBot

@@ -1,7 +1,7 @@
 """``/lesson``, ``/resources`` and ``/transcript``: what students ask about a lesson.
 
-Thin: finding the lesson is :mod:`bot.lookup`, drawing it is :mod:`bot.render`. Every answer
-is ephemeral, so asking never clutters the class discussion.
+Thin: finding the lesson is :mod:`bot.core.lookup`, drawing it is :mod:`bot.core.render`.
+Every answer is ephemeral, so asking never clutters the class discussion.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import calendar, render
 from bot.cogs.common import LESSON_HELP, course_of, lesson_autocomplete, unknown_lesson
+from bot.core import calendar, render
+from bot.core.lessons import Lesson
+from bot.core.lookup import PostedLesson, current_lesson, find_lesson
 from bot.discord_render import respond
 from bot.errors import NothingToShow
-from bot.lessons import Lesson
-from bot.lookup import PostedLesson, current_lesson, find_lesson
 
 if TYPE_CHECKING:
     from bot.app import SeminarBot

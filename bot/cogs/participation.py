@@ -1,10 +1,10 @@
 """Participation: every student reply in a lesson thread becomes one record, whatever happens.
 
-Thin: what a reply counts for is :mod:`bot.participation`; storage is the repository. This
-cog receives Discord's events and turns them into plain values:
+Thin: what a reply counts for is :mod:`bot.core.participation_rules`; storage is the
+repository. This cog receives Discord's events and turns them into plain values:
 
 - ``on_message`` in a lesson thread (a dict lookup; anything else returns at once) queues a
-  reply in a :class:`~bot.participation.ReplyBuffer`; a writer task writes batches, one
+  reply in a :class:`~bot.core.participation_rules.ReplyBuffer`; a writer task writes batches, one
   transaction each, so a burst does not cost a commit per message. On SQLite the batches go
   to one database thread (:mod:`storage.bulk`), so that a busy event loop does not slow the
   writes down.
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Final
 import discord
 from discord.ext import commands
 
-from bot.participation import (
+from bot.core.participation_rules import (
     Batch,
     Edit,
     Person,
@@ -57,7 +57,7 @@ from storage.repository import NewReply, Repository, ThreadInfo
 
 if TYPE_CHECKING:
     from bot.app import SeminarBot
-    from bot.config import CourseSettings
+    from bot.core.config import CourseSettings
 
 log = logging.getLogger(__name__)
 

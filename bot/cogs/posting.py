@@ -6,7 +6,8 @@ The database is the source of truth: an occurrence is claimed there before anyth
 sent, and every message and thread id is recorded as soon as it exists, so a restart
 completes a half-finished post from what was recorded instead of posting it again.
 
-The rules (catch-up, nonces, sentences) are :mod:`bot.posting`; drawing is :mod:`bot.render`.
+The rules (catch-up, nonces, sentences) are :mod:`bot.core.posting_rules`; drawing is
+:mod:`bot.core.render`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import calendar, claims, posting, render
 from bot.cogs.common import (
     course_of,
     lesson_autocomplete,
@@ -34,11 +34,12 @@ from bot.cogs.common import (
     teacher_only,
     unknown_lesson,
 )
-from bot.config import CourseSettings
+from bot.core import calendar, claims, posting_rules, render
+from bot.core.config import CourseSettings
+from bot.core.lessons import Lesson
+from bot.core.lookup import find_lesson
 from bot.discord_render import message_kwargs, respond, to_embed, to_view
 from bot.errors import UserFacingError
-from bot.lessons import Lesson
-from bot.lookup import find_lesson
 from storage.repository import Post, PostStatus, Repository, utcnow
 
 if TYPE_CHECKING:
@@ -305,7 +306,7 @@ class PostingCog(commands.Cog, name="Posting"):
                     gone_holder=post.claimed_by if gone else None):
                 continue
             why = ("its process is no longer running" if gone
-                   else "it was not renewed for " + posting.hours_text(self.stale_after))
+                   else "it was not renewed for " + posting_rules.hours_text(self.stale_after))
             log.info("Taking over post %s (%s, %s) from %s: %s.",
                      post.id, post.course, post.lesson, post.claimed_by, why)
             taken = await repo.get_post(post.id)
@@ -318,11 +319,11 @@ class PostingCog(commands.Cog, name="Posting"):
         """Post (or skip) a course's occurrences due by ``now``; when its next one is due."""
         repo = self.repository
         wakes: list[dt.datetime] = []
-        start = now - posting.lookback(course.catch_up)
+        start = now - posting_rules.lookback(course.catch_up)
         for occurrence in calendar.due_between(key, course, start, now):
             if await repo.find_post(*occurrence.key) is not None:
                 continue
-            decision = posting.decide_catch_up(occurrence.post_at, now, course.catch_up)
+            decision = posting_rules.decide_catch_up(occurrence.post_at, now, course.catch_up)
             if decision.action == "skip":
                 await self._skip_missed(occurrence, decision.reason or "missed", notes[key])
                 continue
@@ -356,7 +357,7 @@ class PostingCog(commands.Cog, name="Posting"):
                                     f"{occurrence.lesson} at {occurrence.post_at.isoformat()}: "
                                     f"{reason}")
         title = self._title(occurrence.lesson)
-        notes.append(posting.skipped_sentence(title, occurrence.lesson, occurrence.post_at,
+        notes.append(posting_rules.skipped_sentence(title, occurrence.lesson, occurrence.post_at,
                                               reason))
 
     def _title(self, slug: str) -> str:
@@ -388,7 +389,7 @@ class PostingCog(commands.Cog, name="Posting"):
             log.exception("Posting %s in %s (post %s) failed unexpectedly.",
                           post.lesson, post.course, post.id)
             reason = ("Something went wrong on my side (the details are in the bot's log). "
-                      + posting.retry_hint(post.lesson))
+                      + posting_rules.retry_hint(post.lesson))
         finally:
             renewing.cancel()
             self._in_progress.discard(post.id)
@@ -415,18 +416,18 @@ class PostingCog(commands.Cog, name="Posting"):
         if await repo.mark_post(post.id, "failed", reason, claimant=self.claimant):
             await repo.audit(post.course, None, "post_failed", f"{post.lesson}: {reason}")
             if notes is not None:
-                notes.append(posting.failed_sentence(self._title(post.lesson), reason))
+                notes.append(posting_rules.failed_sentence(self._title(post.lesson), reason))
 
     async def _complete(self, post: Post, notes: list[str] | None, resuming: bool) -> Outcome:
         course = self.bot.settings.courses[post.course]
         lesson = self.bot.lessons.get(post.lesson)
         if lesson is None:
-            raise PostRefused(posting.missing_lesson_sentence(post.lesson))
+            raise PostRefused(posting_rules.missing_lesson_sentence(post.lesson))
         channel = await self._class_channel(post, course, lesson)
         sent = await self._find_sent(post, channel, lesson) if resuming else Sent()
 
         now = utcnow()
-        decision = posting.decide_catch_up(post.scheduled_at, now, course.catch_up)
+        decision = posting_rules.decide_catch_up(post.scheduled_at, now, course.catch_up)
         nothing_sent = post.message_id is None and not sent.lesson_ids
         if nothing_sent and decision.action == "skip":
             # A crashed claim found only after the catch-up window: as if missed entirely.
@@ -434,10 +435,10 @@ class PostingCog(commands.Cog, name="Posting"):
             skipped = await self.repository.mark_post(post.id, "skipped", reason,
                                                       claimant=self.claimant)
             if skipped and notes is not None:
-                notes.append(posting.skipped_sentence(lesson.title, lesson.slug,
+                notes.append(posting_rules.skipped_sentence(lesson.title, lesson.slug,
                                                       post.scheduled_at, reason))
             return Outcome(None, reason)
-        note = posting.late_note(post.scheduled_at) if decision.late else None
+        note = posting_rules.late_note(post.scheduled_at) if decision.late else None
 
         await self._send_lesson(post, channel, lesson, note, sent)
         await self._open_questions(post, channel, lesson, sent)
@@ -451,7 +452,7 @@ class PostingCog(commands.Cog, name="Posting"):
                                     f"{post.lesson} (post {post.id})")
         log.info("Posted %s in %s (post %s).", post.lesson, post.course, post.id)
         if nothing_sent and decision.late and notes is not None:
-            notes.append(posting.posted_late_sentence(lesson.title, post.scheduled_at,
+            notes.append(posting_rules.posted_late_sentence(lesson.title, post.scheduled_at,
                                                       decision.lateness))
         self.bot.dispatch("seminar_lesson_posted", final)
         return Outcome(final)
@@ -473,17 +474,17 @@ class PostingCog(commands.Cog, name="Posting"):
         if found is None:
             found = await self._call(fetch, None, (), lesson.slug)
         if found is None:
-            raise PostRefused(posting.unknown_channel_sentence(course.channel_id, post.course,
+            raise PostRefused(posting_rules.unknown_channel_sentence(course.channel_id, post.course,
                                                                lesson.slug))
         if not isinstance(found, discord.TextChannel | discord.ForumChannel):
             kind = str(getattr(found, "type", "channel")).replace("_", " ")
-            raise PostRefused(posting.wrong_channel_sentence(course.channel_id, kind,
+            raise PostRefused(posting_rules.wrong_channel_sentence(course.channel_id, kind,
                                                              post.course))
         # Without Embed Links Discord accepts the message and drops the lesson from it, so
         # that one is checked first; anything else missing gets its 403 and is named then.
         have = found.permissions_for(found.guild.me)
         if have.send_messages and not have.embed_links:
-            raise PostRefused(posting.permission_sentence(_where(found), ["Embed Links"],
+            raise PostRefused(posting_rules.permission_sentence(_where(found), ["Embed Links"],
                                                           lesson.slug))
         return found
 
@@ -516,15 +517,15 @@ class PostingCog(commands.Cog, name="Posting"):
                 return await step(attempt)
             except discord.Forbidden as exc:
                 missing = self._missing(place, needs) if place is not None else []
-                raise PostRefused(posting.permission_sentence(where, missing, slug,
+                raise PostRefused(posting_rules.permission_sentence(where, missing, slug,
                                                               exc.text or None)) from exc
             except discord.NotFound as exc:
                 raise PostRefused(f"Discord says {where} does not exist ({exc.text}). "
-                                  f"{posting.retry_hint(slug)}") from exc
+                                  f"{posting_rules.retry_hint(slug)}") from exc
             except discord.HTTPException as exc:
                 if exc.status != 429 and exc.status < 500:
                     raise PostRefused(f"Discord rejected what I sent to {where} ({exc.status}: "
-                                      f"{exc.text}). {posting.retry_hint(slug)}") from exc
+                                      f"{exc.text}). {posting_rules.retry_hint(slug)}") from exc
                 status = exc.status
                 log.warning("Discord answered %s in %s (try %s of %s).", exc.status, where,
                             attempt + 1, attempts)
@@ -532,7 +533,7 @@ class PostingCog(commands.Cog, name="Posting"):
                 status = None
                 log.warning("No answer from Discord in %s (%r; try %s of %s).", where, exc,
                             attempt + 1, attempts)
-        raise PostRefused(posting.server_trouble_sentence(status, attempts, slug))
+        raise PostRefused(posting_rules.server_trouble_sentence(status, attempts, slug))
 
     def _kwargs(self, spec: render.MessageSpec, transcript: str | None = None) -> dict[str, Any]:
         kwargs = message_kwargs(spec)
@@ -544,7 +545,7 @@ class PostingCog(commands.Cog, name="Posting"):
     def _tags(self, forum: discord.ForumChannel,
               kind: Literal["question", "lesson"]) -> list[discord.ForumTag]:
         tags = list(forum.available_tags)
-        index = posting.pick_tag([tag.name for tag in tags], kind)
+        index = posting_rules.pick_tag([tag.name for tag in tags], kind)
         return [tags[index]] if index is not None else []
 
     def _view(self, spec: render.MessageSpec, transcript: str | None) -> discord.ui.View:
@@ -560,7 +561,7 @@ class PostingCog(commands.Cog, name="Posting"):
         view = self._view(spec, transcript)
         created = await forum.create_thread(
             name=name,
-            auto_archive_duration=posting.THREAD_ARCHIVE_MINUTES,
+            auto_archive_duration=posting_rules.THREAD_ARCHIVE_MINUTES,
             applied_tags=self._tags(forum, kind),
             content=spec.content,
             embeds=[to_embed(e) for e in spec.embeds],
@@ -589,7 +590,7 @@ class PostingCog(commands.Cog, name="Posting"):
         if not ids:
             if isinstance(channel, discord.ForumChannel):
                 forum = channel
-                name = posting.lesson_thread_name(lesson)
+                name = posting_rules.lesson_thread_name(lesson)
 
                 async def create_lesson_post(attempt: int) -> int:
                     if attempt:
@@ -601,7 +602,7 @@ class PostingCog(commands.Cog, name="Posting"):
 
                 ids.append(await self._call(create_lesson_post, forum, SEND, lesson.slug))
             else:
-                nonce = posting.send_nonce(post.id, "lesson:0")
+                nonce = posting_rules.send_nonce(post.id, "lesson:0")
                 message = await self._call(_sender(channel, nonce, kwargs(0)), channel, SEND,
                                            lesson.slug)
                 ids.append(message.id)
@@ -612,7 +613,7 @@ class PostingCog(commands.Cog, name="Posting"):
         target: discord.abc.Messageable = channel if isinstance(
             channel, discord.TextChannel) else self._messageable(ids[0], channel.guild.id)
         for index in range(len(ids), len(specs)):
-            nonce = posting.send_nonce(post.id, f"lesson:{index}")
+            nonce = posting_rules.send_nonce(post.id, f"lesson:{index}")
             await self._call(_sender(target, nonce, kwargs(index)), channel, SEND, lesson.slug)
 
     async def _open_questions(self, post: Post, channel: ClassChannel, lesson: Lesson,
@@ -640,7 +641,7 @@ class PostingCog(commands.Cog, name="Posting"):
         specs = render.question_messages(lesson, index)
         message_id = sent.question_messages.get(index)
         if message_id is None:
-            nonce = posting.send_nonce(post.id, f"q{index}")
+            nonce = posting_rules.send_nonce(post.id, f"q{index}")
             message = await self._call(_sender(channel, nonce, self._kwargs(specs[0])), channel,
                                        SEND, lesson.slug)
             message_id = message.id
@@ -650,7 +651,7 @@ class PostingCog(commands.Cog, name="Posting"):
         async def open_thread(_: int) -> int:
             try:
                 thread = await starter.create_thread(
-                    name=name, auto_archive_duration=posting.THREAD_ARCHIVE_MINUTES)
+                    name=name, auto_archive_duration=posting_rules.THREAD_ARCHIVE_MINUTES)
             except discord.HTTPException as exc:
                 if exc.code == THREAD_ALREADY_CREATED:
                     return starter.id  # a thread's id is its starter message's id
@@ -686,7 +687,7 @@ class PostingCog(commands.Cog, name="Posting"):
         """The rest of a question too long for one message, inside its thread."""
         target = self._messageable(thread_id, channel.guild.id)
         for part, spec in enumerate(specs[1:], 1):
-            nonce = posting.send_nonce(post.id, f"q{index}:{part}")
+            nonce = posting_rules.send_nonce(post.id, f"q{index}:{part}")
             await self._call(_sender(target, nonce, self._kwargs(spec)), channel,
                              SEND_IN_THREAD, lesson.slug)
 
@@ -735,7 +736,7 @@ class PostingCog(commands.Cog, name="Posting"):
             for name, thread_id in (await self._forum_posts_since(channel, since)).items():
                 if name in names:
                     sent.forum_posts[names[name]] = thread_id
-                elif not sent.lesson_ids and name == posting.lesson_thread_name(lesson):
+                elif not sent.lesson_ids and name == posting_rules.lesson_thread_name(lesson):
                     sent.lesson_ids.append(thread_id)
             if sent.lesson_ids and parts > 1:
                 thread = self._messageable(sent.lesson_ids[0], channel.guild.id)
@@ -836,13 +837,13 @@ class PostingCog(commands.Cog, name="Posting"):
         recent = [self._post_line(course, p)
                   for p in await repo.recent_posts(key, RECENT_SHOWN) if p.scheduled_at <= now]
         titles = {slug: lesson.title for slug, lesson in self.bot.lessons.items()}
-        text = posting.schedule_overview(course.name, upcoming, recent, titles)
+        text = posting_rules.schedule_overview(course.name, upcoming, recent, titles)
         pieces = render.chunk_text(text, render.MESSAGE_CONTENT_LIMIT)
         await respond(interaction, [render.MessageSpec(content=p) for p in pieces],
                       ephemeral=True)
 
-    def _post_line(self, course: CourseSettings, post: Post) -> posting.PostLine:
-        return posting.PostLine(post.lesson, post.scheduled_at, post.status, post.reason,
+    def _post_line(self, course: CourseSettings, post: Post) -> posting_rules.PostLine:
+        return posting_rules.PostLine(post.lesson, post.scheduled_at, post.status, post.reason,
                                 post.late, self._link(course, post))
 
     def _link(self, course: CourseSettings, post: Post) -> str | None:
@@ -851,7 +852,7 @@ class PostingCog(commands.Cog, name="Posting"):
         # In a forum the lesson is its own post: the message lives in the thread of its id.
         forum = isinstance(self.bot.get_channel(post.channel_id), discord.ForumChannel)
         channel_id = post.message_id if forum else post.channel_id
-        return posting.jump_url(course.guild_id, channel_id, post.message_id)
+        return posting_rules.jump_url(course.guild_id, channel_id, post.message_id)
 
     @schedule.command(name="post", description="Post a lesson in the class channel now.")
     @app_commands.describe(lesson="The lesson to post now (pick one as you type).")
@@ -886,7 +887,7 @@ class PostingCog(commands.Cog, name="Posting"):
         outcome = await self.complete(post, resuming=failed is not None)
         self.wake()  # a new due time may need a lock timer
         if outcome.post is None:
-            text = posting.failed_sentence(found.title, outcome.reason or "")
+            text = posting_rules.failed_sentence(found.title, outcome.reason or "")
         else:
             link = self._link(course, outcome.post)
             text = f"Posted “{found.title}”" + (f": {link}" if link else ".")

@@ -25,10 +25,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render, reports
 from bot.cogs.common import course_of, lesson_autocomplete, teacher_only
 from bot.cogs.teacher import lesson_slug, lesson_title, repository_of, roster_of
-from bot.config import CourseSettings
+from bot.core import render, reports
+from bot.core.config import CourseSettings
 from bot.errors import UserFacingError
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """``/mystats``: a student's own participation numbers, shown only to them.
 
 Thin: :mod:`bot.gradebook` asks the database for the caller's numbers only (never another
-student's), :mod:`bot.reports` writes them as one message.
+student's), :mod:`bot.core.reports` writes them as one message.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import gradebook, reports
+from bot import gradebook
 from bot.cogs.common import course_of
 from bot.cogs.teacher import repository_of
+from bot.core import reports
 
 if TYPE_CHECKING:
     from bot.app import SeminarBot

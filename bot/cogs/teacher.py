@@ -1,7 +1,7 @@
 """``/participation report|export`` and ``/forget``, and the daily retention purge.
 
 Thin: the numbers come from :mod:`bot.gradebook` (SQL) and are graded and drawn by
-:mod:`bot.reports`. Every answer is ephemeral: a report never shows in the class channel.
+:mod:`bot.core.reports`. Every answer is ephemeral: a report never shows in the class channel.
 ``/participation`` is a group (``report`` and ``export``) because Discord does not let a
 command have both options and subcommands.
 """
@@ -19,12 +19,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import gradebook, render, reports
+from bot import gradebook
 from bot.app import APOLOGY, send_ephemeral
 from bot.cogs.common import course_of, lesson_autocomplete, teacher_only, unknown_lesson
-from bot.config import CourseSettings
+from bot.core import render, reports
+from bot.core.config import CourseSettings
+from bot.core.lookup import find_lesson
 from bot.errors import UserFacingError
-from bot.lookup import find_lesson
 
 if TYPE_CHECKING:
     from bot.app import SeminarBot

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import discord
 import yaml
 
-from bot.config import Settings, parse_settings
+from bot.core.config import Settings, parse_settings
 from storage.repository import NewReply, Post, Repository
 from tests.emulator import DiscordEmulator
 from tests.integration.conftest import COURSE, PROMPTS, SEED, course_config

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.app import SeminarBot, open_bot, serve
-from bot.config import Settings, parse_settings
+from bot.core.config import Settings, parse_settings
 from tests.emulator import DiscordEmulator
 from tests.emulator.model import WAIT_TIMEOUT
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.config import Settings, parse_settings
+from bot.core.config import Settings, parse_settings
 from storage.repository import Repository
 from tests.emulator import DiscordEmulator, InteractionResult
 from tests.integration.conftest import COURSE, SEED, course_config, until

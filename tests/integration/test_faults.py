@@ -26,7 +26,7 @@ import pytest
 
 import bot.app
 from bot.app import APOLOGY, SERVER_TROUBLE, SeminarBot
-from bot.config import Settings
+from bot.core.config import Settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.repository import PostStatus, Repository

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import render
-from bot.config import Settings
-from bot.lessons import load_lessons
+from bot.core import render
+from bot.core.config import Settings
+from bot.core.lessons import load_lessons
 from tests.emulator import DiscordEmulator
 from tests.integration.conftest import (
     PROMPTS,

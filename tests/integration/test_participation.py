@@ -19,7 +19,7 @@ import pytest
 
 from bot.app import SeminarBot
 from bot.cogs.participation import ParticipationCog
-from bot.config import Settings
+from bot.core.config import Settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.repository import Repository, StudentSummary

@@ -21,7 +21,7 @@ from sqlalchemy import update
 
 from bot.app import SeminarBot
 from bot.cogs.posting import PostingCog
-from bot.config import Settings, parse_settings
+from bot.core.config import Settings, parse_settings
 from storage.engine import create_engine
 from storage.models import LessonPost
 from storage.repository import Post, Repository, ThreadInfo

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config import load_settings
+from bot.core.config import load_settings
 from tests.emulator import DiscordEmulator
 from tests.integration.classroom import (
     NOT_TEACHER,

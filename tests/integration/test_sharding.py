@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from bot.app import SeminarBot, ShardedSeminarBot, open_bot, serve, shard_of
-from bot.config import parse_settings
+from bot.core.config import parse_settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.repository import Post, Repository

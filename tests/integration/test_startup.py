@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from bot.app import open_bot, serve, sync_now
-from bot.config import Settings
+from bot.core.config import Settings
 from tests.emulator import DiscordEmulator
 from tests.integration.conftest import PROMPTS, School, StartBot
 

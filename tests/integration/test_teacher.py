@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from bot.cli import main as seminar
-from bot.reports import CSV_COLUMNS
+from bot.core.reports import CSV_COLUMNS
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.repository import Post, Repository

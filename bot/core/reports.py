@@ -4,11 +4,11 @@ Pure: no discord.py, no SQLAlchemy. The counting itself happens once, in SQL
 (``storage.repository.Repository.summary``: one row of totals per student who replied, with
 each checkpoint's counts from the same pass, see :class:`AuthorTotals`). This module combines
 those rows with the roster (who has not replied), grades them
-(:class:`~bot.config.GradingSettings`), and formats them: :func:`table_pages`,
+(:class:`~bot.core.config.GradingSettings`), and formats them: :func:`table_pages`,
 :func:`to_csv`, :func:`chart_png`, :func:`stats_text` (``/mystats``) and :func:`reminder_texts`.
 :mod:`bot.gradebook` runs the queries and calls these.
 
-What counts (set per course in :class:`~bot.config.GradingSettings`):
+What counts (set per course in :class:`~bot.core.config.GradingSettings`):
 
 - A deleted reply counts for nothing anywhere (the SQL leaves it out).
 - A reply is *substantive* when it has at least ``min_words`` words (every reply, if 0).
@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.calendar import to_utc
-from bot.config import Checkpoint, GradingSettings
-from bot.render import MESSAGE_CONTENT_LIMIT, discord_timestamp, escape_for_discord, one_line
+from bot.core.calendar import to_utc
+from bot.core.config import Checkpoint, GradingSettings
+from bot.core.render import MESSAGE_CONTENT_LIMIT, discord_timestamp, escape_for_discord, one_line
 
 Status = Literal["replied", "missing", "off-roster"]
 CheckpointState = Literal["met", "not met", "open"]
@@ -201,7 +201,7 @@ class StudentStats:
 def checkpoint_deadlines(grading: GradingSettings, zone: ZoneInfo) -> list[CheckpointDeadline]:
     """Each checkpoint of ``grading`` with the UTC instant of its local ``by`` time.
 
-    Same rule as posts and due times (:func:`bot.calendar.to_utc`): a local time that
+    Same rule as posts and due times (:func:`bot.core.calendar.to_utc`): a local time that
     happens twice means the first occurrence; one skipped by DST falls after the gap; a
     time written with an offset means that instant.
     """

@@ -1,4 +1,4 @@
-"""Lesson page text copied from the web (the seed's shape) -> a :class:`~bot.lessons.Lesson`.
+"""Lesson page text copied from the web (the seed's shape) -> a :class:`~bot.core.lessons.Lesson`.
 
 A page looks like this (blank lines and surrounding noise vary)::
 
@@ -30,9 +30,9 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from bot import limits
-from bot.lessons import SLUG_RE, Lesson, Resource, lesson_problem
-from bot.yamlfile import field_name
+from bot.core import limits
+from bot.core.lessons import SLUG_RE, Lesson, Resource, lesson_problem
+from bot.core.yamlfile import field_name
 
 __all__ = ["ImportResult", "PageImportError", "import_page", "slug_for"]
 

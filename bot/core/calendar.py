@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:  # the config's models use this module's time rules to validate themselves
-    from bot.config import CalendarEntry, CourseSettings, WeeklyPattern
+    from bot.core.config import CalendarEntry, CourseSettings, WeeklyPattern
 
 UTC = dt.UTC
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

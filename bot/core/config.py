@@ -28,9 +28,9 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot import limits
-from bot.calendar import Weekday, to_utc
-from bot.yamlfile import (
+from bot.core import limits
+from bot.core.calendar import Weekday, to_utc
+from bot.core.yamlfile import (
     FileProblem,
     Positions,
     field_name,
@@ -95,7 +95,7 @@ Name = Annotated[str, Field(min_length=1, max_length=limits.MAX_NAME_LENGTH),
 #: A date of the course calendar.
 CourseDate = Annotated[dt.date, AfterValidator(_date_in_range)]
 #: A date and time: the course's wall clock, or an instant when written with an offset
-#: (``2026-12-10T23:59:00Z``); :func:`bot.calendar.to_utc` reads both.
+#: (``2026-12-10T23:59:00Z``); :func:`bot.core.calendar.to_utc` reads both.
 CourseDateTime = Annotated[dt.datetime, BeforeValidator(_with_a_time),
                            AfterValidator(_datetime_in_range)]
 Count = Annotated[int, Field(ge=0, le=limits.MAX_REQUIRED)]

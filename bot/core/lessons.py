@@ -22,8 +22,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from bot import limits
-from bot.yamlfile import (
+from bot.core import limits
+from bot.core.yamlfile import (
     FileProblem,
     Positions,
     field_name,

@@ -3,7 +3,7 @@
 One place, so that what ``seminar check`` accepts is what every later step can handle: a
 mistyped number (an extra digit or two, a year 9999) is refused with a sentence instead of
 overflowing a date, a database integer or a Discord limit inside the running bot. Discord's
-own limits are :mod:`bot.render`'s; these are Seminar's.
+own limits are :mod:`bot.core.render`'s; these are Seminar's.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from bot.lessons import Lesson, Resource
+from bot.core.lessons import Lesson, Resource
 
 # --- Discord's limits (https://discord.com/developers/docs/resources/message) -------------
 MESSAGE_CONTENT_LIMIT = 2000
@@ -39,7 +39,7 @@ CHOICE_VALUE_LIMIT = 100
 CHOICES_LIMIT = 25
 ATTACHMENT_NAME_LIMIT = 100
 #: Bytes an upload may have in a server without boosts (discord.py's DEFAULT_FILE_SIZE_LIMIT).
-#: A lesson file is capped below it (bot.limits.MAX_FILE_BYTES), so every transcript fits.
+#: A lesson file is capped below it (bot.core.limits.MAX_FILE_BYTES), so every transcript fits.
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
 ELLIPSIS = "…"

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.lessons import Lesson
-from bot.render import CHOICE_NAME_LIMIT, CHOICE_VALUE_LIMIT, CHOICES_LIMIT, truncate
+from bot.core.lessons import Lesson
+from bot.core.render import CHOICE_NAME_LIMIT, CHOICE_VALUE_LIMIT, CHOICES_LIMIT, truncate
 
 
 class ScheduledPost(Protocol):

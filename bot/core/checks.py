@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.config import Settings
-from bot.lessons import Lesson
+from bot.core.config import Settings
+from bot.core.lessons import Lesson
 
 
 def check_references(settings: Settings, lessons: dict[str, Lesson]) -> list[str]:

@@ -2,7 +2,7 @@
 
 One way to read them: :func:`read_text` refuses a file too large or not UTF-8 with a
 sentence, :func:`load_yaml` parses like ``yaml.safe_load`` but refuses aliases that expand
-beyond :data:`bot.limits.MAX_YAML_NODES` (an "alias bomb" of nine levels of nine aliases
+beyond :data:`bot.core.limits.MAX_YAML_NODES` (an "alias bomb" of nine levels of nine aliases
 would otherwise take minutes and gigabytes), and :func:`locate` gives a problem's line and
 field name, counting list entries from 1, for both kinds of file alike.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bot import limits
+from bot.core import limits
 
 
 class FileProblem(Exception):
@@ -109,7 +109,7 @@ def load_yaml(text: str) -> Any:
     """Parse YAML like ``yaml.safe_load``, keeping impossible dates as text.
 
     Raises a ``yaml.YAMLError`` for text that is not YAML, nested too deeply, or whose
-    aliases expand beyond :data:`bot.limits.MAX_YAML_NODES` nodes.
+    aliases expand beyond :data:`bot.core.limits.MAX_YAML_NODES` nodes.
     """
     try:
         root = _compose(text)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from bot.calendar import Occurrence
-from bot.config import CatchUp
-from bot.lessons import Lesson
-from bot.render import THREAD_NAME_LIMIT, discord_timestamp, escape_for_discord, truncate
+from bot.core.calendar import Occurrence
+from bot.core.config import CatchUp
+from bot.core.lessons import Lesson
+from bot.core.render import THREAD_NAME_LIMIT, discord_timestamp, escape_for_discord, truncate
 
 # A post this little behind its time is on time: the loop woke a moment late, or was busy
 # posting another course's lesson.
