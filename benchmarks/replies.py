@@ -71,8 +71,11 @@ def run_baseline_client(config: Path, milestones: set[int]) -> None:
     """Connect Seminar's bot class with no cogs; print a JSON line at each milestone count."""
     import discord
 
-    from bot.app import SeminarBot, configure_endpoints
+    from bot.client.bot import SeminarBot
+    from bot.client.run import configure_endpoints
     from bot.core.config import load_settings
+    from storage.engine import create_engine, create_sessionmaker
+    from storage.repository import Repository
 
     settings = load_settings(config)
     configure_endpoints(settings)
@@ -94,7 +97,9 @@ def run_baseline_client(config: Path, milestones: set[int]) -> None:
                 _say({"seen": self.seen, "t": time.monotonic()})
 
     async def main() -> None:
-        client = Baseline(settings, {})
+        # A database it never writes to: the bot needs one, the baseline records nothing.
+        engine = create_engine("sqlite+aiosqlite://")
+        client = Baseline(settings, {}, repository=Repository(create_sessionmaker(engine)))
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, lambda: loop.create_task(client.close()))
         async with client:

@@ -197,7 +197,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the bot."""
-    from bot.app import run_bot
+    from bot.client.run import run_bot
     from bot.core.config import read_token
 
     settings = _settings(args)
@@ -208,7 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Push the slash commands to every course's server now, then stop."""
-    from bot.app import sync_commands
+    from bot.client.run import sync_commands
     from bot.core.config import read_token
 
     settings = _settings(args)

@@ -6,11 +6,9 @@ import logging
 
 import discord
 
-from bot.app import (
-    RedactToken,
-    command_set_hash,
-    configure_endpoints,
-)
+from bot.client.logs import RedactToken
+from bot.client.run import configure_endpoints
+from bot.client.sync import command_set_hash
 from bot.core.config import parse_settings
 from tests.databases import TestDatabase
 

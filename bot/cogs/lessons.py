@@ -12,15 +12,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import LESSON_HELP, course_of, lesson_autocomplete, unknown_lesson
+from bot.client.errors import NothingToShow
+from bot.client.interactions import LESSON_HELP, course_of, lesson_autocomplete, unknown_lesson
+from bot.client.messages import respond
 from bot.core import calendar, render
 from bot.core.lessons import Lesson
 from bot.core.lookup import PostedLesson, current_lesson, find_lesson
-from bot.discord_render import respond
-from bot.errors import NothingToShow
 
 if TYPE_CHECKING:
-    from bot.app import SeminarBot
+    from bot.client.bot import SeminarBot
 
 class LessonsCog(commands.Cog):
     """Commands that show a lesson, its readings and its transcript."""
@@ -30,8 +30,6 @@ class LessonsCog(commands.Cog):
 
     async def posted_lessons(self, course_key: str) -> list[PostedLesson]:
         """The course's most recently posted lesson, with when it was posted, if any."""
-        if self.bot.repository is None:
-            return []
         post = await self.bot.repository.latest_post(course_key)
         if post is None:
             return []

@@ -56,7 +56,7 @@ from storage.bulk import ThreadedReplyWriter
 from storage.repository import NewReply, Repository, ThreadInfo
 
 if TYPE_CHECKING:
-    from bot.app import SeminarBot
+    from bot.client.bot import SeminarBot
     from bot.core.config import CourseSettings
 
 log = logging.getLogger(__name__)
@@ -687,8 +687,5 @@ def _edited(reply: NewReply, edit: Edit) -> NewReply:
 
 
 async def setup(bot: SeminarBot) -> None:
-    """Add the participation cog (not without a database: there is nowhere to record)."""
-    if bot.repository is None:
-        log.info("No database: student replies are not recorded.")
-        return
+    """Add the participation cog (called by ``bot.load_extension``)."""
     await bot.add_cog(ParticipationCog(bot, bot.repository))

@@ -27,23 +27,24 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import (
+from bot.client.errors import UserFacingError
+from bot.client.interactions import (
     course_of,
     lesson_autocomplete,
     notify_teachers,
     teacher_only,
     unknown_lesson,
 )
+from bot.client.messages import message_kwargs, respond, to_embed, to_view
+from bot.client.permissions import missing_in
 from bot.core import calendar, claims, posting_rules, render
 from bot.core.config import CourseSettings
 from bot.core.lessons import Lesson
 from bot.core.lookup import find_lesson
-from bot.discord_render import message_kwargs, respond, to_embed, to_view
-from bot.errors import UserFacingError
 from storage.repository import Post, PostStatus, Repository, utcnow
 
 if TYPE_CHECKING:
-    from bot.app import SeminarBot
+    from bot.client.bot import SeminarBot
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +211,6 @@ class PostingCog(commands.Cog, name="Posting"):
     async def cog_load(self) -> None:
         """Register the Transcript button and start the scheduler task."""
         self.bot.add_dynamic_items(TranscriptButton)
-        if self.bot.repository is None:
-            log.warning("No database: lessons will not be posted on schedule.")
-            return
         self._task = asyncio.create_task(self._run(), name="seminar-posting")
 
     async def cog_unload(self) -> None:
@@ -235,9 +233,7 @@ class PostingCog(commands.Cog, name="Posting"):
 
     @property
     def repository(self) -> Repository:
-        """The database; the scheduler only runs when there is one."""
-        if self.bot.repository is None:
-            raise UserFacingError("Seminar runs without a database here, so it cannot post.")
+        """The database: the source of truth for what was claimed and sent."""
         return self.bot.repository
 
     async def _run(self) -> None:
@@ -490,16 +486,6 @@ class PostingCog(commands.Cog, name="Posting"):
 
     # --- sending, with retries ---------------------------------------------------------------
 
-    def _missing(self, place: Place, needs: tuple[str, ...]) -> list[str]:
-        from bot.app import NEEDED_PERMISSIONS
-
-        have = place.permissions_for(place.guild.me)
-        if not have.send_messages:
-            # Discord takes these away with Send Messages: only that one needs granting.
-            needs = tuple(n for n in needs if n not in ("embed_links", "attach_files"))
-        return [NEEDED_PERMISSIONS.get(name, name.replace("_", " ").title())
-                for name in needs if not getattr(have, name)]
-
     async def _call(self, step: Callable[[int], Awaitable[T]], place: Place | None,
                     needs: tuple[str, ...], slug: str) -> T:
         """Run one Discord call, retrying what a retry can fix; :class:`PostRefused` if not.
@@ -516,7 +502,7 @@ class PostingCog(commands.Cog, name="Posting"):
             try:
                 return await step(attempt)
             except discord.Forbidden as exc:
-                missing = self._missing(place, needs) if place is not None else []
+                missing = missing_in(place, needs) if place is not None else []
                 raise PostRefused(posting_rules.permission_sentence(where, missing, slug,
                                                               exc.text or None)) from exc
             except discord.NotFound as exc:

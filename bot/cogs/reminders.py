@@ -25,14 +25,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.common import course_of, lesson_autocomplete, teacher_only
-from bot.cogs.teacher import lesson_slug, lesson_title, repository_of, roster_of
+from bot.client.errors import UserFacingError
+from bot.client.interactions import (
+    course_of,
+    lesson_autocomplete,
+    lesson_slug,
+    lesson_title,
+    roster_of,
+    teacher_only,
+)
 from bot.core import render, reports
 from bot.core.config import CourseSettings
-from bot.errors import UserFacingError
 
 if TYPE_CHECKING:
-    from bot.app import SeminarBot
+    from bot.client.bot import SeminarBot
     from storage.repository import Post
 
 log = logging.getLogger(__name__)
@@ -85,7 +91,7 @@ class RemindersCog(commands.Cog):
                 log.warning("Course %s asks for automatic reminders but has no student_role_id: "
                             "set it so I know whom to remind.", key)
             wanted = wanted or bool(course.reminders.hours_before_due and course.student_role_id)
-        if wanted and self.bot.repository is not None:
+        if wanted:
             self._timer = asyncio.create_task(self._timer_loop(), name="seminar-reminders")
 
     async def cog_unload(self) -> None:
@@ -100,7 +106,7 @@ class RemindersCog(commands.Cog):
     async def remind(self, course_key: str, course: CourseSettings, post: Post,
                      actor_id: int | None) -> Outcome:
         """Ping the students who have not replied to ``post`` yet, once; what happened."""
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         roster = roster_of(self.bot.get_guild(course.guild_id), course)
         if roster is None:
             raise UserFacingError(NO_STUDENT_ROLE)
@@ -163,7 +169,7 @@ class RemindersCog(commands.Cog):
         """Remind, once, the students of the course who have not replied to the lesson."""
         key, course = course_of(interaction)
         slug = lesson_slug(self.bot, lesson)
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         await interaction.response.defer(ephemeral=True, thinking=True)
         post = await repo.latest_post(key, slug)
         if post is None:
@@ -206,7 +212,7 @@ class RemindersCog(commands.Cog):
     async def _set_opt_out(self, interaction: discord.Interaction[SeminarBot],
                            opted_out: bool) -> None:
         key, course = course_of(interaction)
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         # Answer Discord first: a database busy for a few seconds must not outlast the 3 s
         # Discord gives an interaction's first answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -227,7 +233,7 @@ class RemindersCog(commands.Cog):
 
     async def _pending(self, now: dt.datetime) -> list[tuple[dt.datetime, str, Post]]:
         """(when to remind, course, post) for each posted lesson not yet due, by time."""
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         pending = []
         # A course whose server is on another process's shard is reminded there (its roster
         # is in that process's cache, not in this one's).

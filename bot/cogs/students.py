@@ -13,12 +13,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import gradebook
-from bot.cogs.common import course_of
-from bot.cogs.teacher import repository_of
+from bot.client.interactions import course_of
 from bot.core import reports
 
 if TYPE_CHECKING:
-    from bot.app import SeminarBot
+    from bot.client.bot import SeminarBot
 
 
 class StudentsCog(commands.Cog):
@@ -32,7 +31,7 @@ class StudentsCog(commands.Cog):
     async def mystats(self, interaction: discord.Interaction[SeminarBot]) -> None:
         """Show the caller their replies, words and deadlines, per lesson, privately."""
         key, course = course_of(interaction)
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         await interaction.response.defer(ephemeral=True, thinking=True)
         user = interaction.user
         stats = await gradebook.student_stats(repo, key, course, user.id, user.display_name,

@@ -20,16 +20,20 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import gradebook
-from bot.app import APOLOGY, send_ephemeral
-from bot.cogs.common import course_of, lesson_autocomplete, teacher_only, unknown_lesson
+from bot.client.errors import APOLOGY, send_ephemeral
+from bot.client.interactions import (
+    course_of,
+    lesson_autocomplete,
+    lesson_slug,
+    lesson_title,
+    roster_of,
+    teacher_only,
+)
 from bot.core import render, reports
 from bot.core.config import CourseSettings
-from bot.core.lookup import find_lesson
-from bot.errors import UserFacingError
 
 if TYPE_CHECKING:
-    from bot.app import SeminarBot
-    from storage.repository import Repository
+    from bot.client.bot import SeminarBot
 
 log = logging.getLogger(__name__)
 
@@ -40,43 +44,6 @@ CONFIRM_TIMEOUT = 120.0
 ANSWER_WITHIN = 2.0
 RETENTION_EVERY = dt.timedelta(days=1)
 NOT_YOURS = "These buttons belong to the teacher who asked for this; run the command yourself."
-
-
-def repository_of(bot: SeminarBot) -> Repository:
-    """The bot's repository; every command in this cog needs one."""
-    if bot.repository is None:
-        raise UserFacingError("Reports are not available: this bot runs without a database.")
-    return bot.repository
-
-
-def roster_of(guild: discord.Guild | None, course: CourseSettings) -> dict[int, str] | None:
-    """The course's students (members with its student role), id -> display name.
-
-    ``None`` when the course has no student role (or the role is gone): nobody is known to be
-    missing then. Read from the member cache, which the members intent keeps complete.
-    """
-    if guild is None or course.student_role_id is None:
-        return None
-    role = guild.get_role(course.student_role_id)
-    if role is None:
-        return None
-    return {m.id: m.display_name for m in role.members if not m.bot}
-
-
-def lesson_slug(bot: SeminarBot, name: str | None) -> str | None:
-    """The slug of the lesson a teacher named, or None for the whole course."""
-    if not name:
-        return None
-    lesson = find_lesson(bot.lessons, name)
-    if lesson is None:
-        raise unknown_lesson(bot.lessons, name)
-    return lesson.slug
-
-
-def lesson_title(bot: SeminarBot, slug: str) -> str:
-    """A lesson's title, or its slug when the lesson file is gone."""
-    lesson = bot.lessons.get(slug)
-    return lesson.title if lesson is not None else slug
 
 
 def report_title(course: CourseSettings, title: str | None,
@@ -232,9 +199,7 @@ class TeacherCog(commands.Cog):
 
     async def cog_load(self) -> None:
         """Start the daily retention purge (it waits until the bot is ready)."""
-        if self.bot.repository is not None:
-            self._retention = asyncio.create_task(self._retention_loop(),
-                                                  name="seminar-retention")
+        self._retention = asyncio.create_task(self._retention_loop(), name="seminar-retention")
 
     async def cog_unload(self) -> None:
         """Stop the retention purge."""
@@ -264,7 +229,7 @@ class TeacherCog(commands.Cog):
         key, course = course_of(interaction)
         slug = lesson_slug(self.bot, lesson)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         now = discord.utils.utcnow()
         title = lesson_title(self.bot, slug) if slug else None
         chart_data: dict[str, int] | list[reports.StudentSummary]
@@ -289,7 +254,7 @@ class TeacherCog(commands.Cog):
         now: dt.datetime,
     ) -> tuple[list[str], dict[str, int] | list[reports.StudentSummary]]:
         """One student's report: per lesson over the course, or their line for one lesson."""
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         if slug is not None:
             summaries = await gradebook.course_report(
                 repo, key, course, {student.id: student.display_name}, lesson=slug,
@@ -330,7 +295,7 @@ class TeacherCog(commands.Cog):
         key, course = course_of(interaction)
         slug = lesson_slug(self.bot, lesson)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         summaries = await gradebook.course_report(
             repo, key, course, roster_of(interaction.guild, course), lesson=slug,
             now=discord.utils.utcnow())
@@ -358,7 +323,6 @@ class TeacherCog(commands.Cog):
     ) -> None:
         """Ask the teacher to confirm, then delete the student's records in this course."""
         key, course = course_of(interaction)
-        repository_of(self.bot)
         view = ForgetView(self, interaction.user.id, key, student)
         name = render.escape_for_discord(student.display_name)
         await interaction.response.send_message(
@@ -371,7 +335,7 @@ class TeacherCog(commands.Cog):
 
     async def forget(self, course_key: str, user_id: int, actor_id: int) -> int:
         """Delete a student's records and write it to the audit log; replies deleted."""
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         deleted = await repo.delete_student(course_key, user_id)
         await repo.audit(course_key, actor_id, "forget",
                          f"student {user_id}: {deleted} replies deleted")
@@ -383,7 +347,7 @@ class TeacherCog(commands.Cog):
 
     async def purge_expired(self, now: dt.datetime | None = None) -> dict[str, int]:
         """Delete replies older than each course's ``retention_days``; how many, per course."""
-        repo = repository_of(self.bot)
+        repo = self.bot.repository
         now = now or discord.utils.utcnow()
         purged: dict[str, int] = {}
         for key, course in self.bot.settings.courses.items():

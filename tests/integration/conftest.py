@@ -2,8 +2,9 @@
 
 ``emulator`` comes from tests/conftest.py. ``school``: an emulated server with a class
 channel, an off-topic channel and a student.
-``start_bot``: starts the bot with :func:`bot.app.open_bot` and :func:`bot.app.serve` (what
-``seminar run`` does, minus signal handlers) and stops it cleanly at the end of the test.
+``start_bot``: starts the bot with :func:`bot.client.run.open_bot` and
+:func:`bot.client.run.serve` (what ``seminar run`` does, minus signal handlers) and stops it
+cleanly at the end of the test.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.app import SeminarBot, open_bot, serve
+from bot.client.bot import SeminarBot
+from bot.client.run import open_bot, serve
 from bot.core.config import Settings, parse_settings
 from tests.emulator import DiscordEmulator
 from tests.emulator.model import WAIT_TIMEOUT

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from bot.app import APOLOGY, SERVER_TROUBLE
+from bot.client.errors import APOLOGY, SERVER_TROUBLE
 from tests.emulator import DiscordEmulator
 from tests.emulator.records import Call
 from tests.integration.classroom import Classroom, build_classroom

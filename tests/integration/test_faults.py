@@ -24,8 +24,9 @@ from typing import Any, cast
 
 import pytest
 
-import bot.app
-from bot.app import APOLOGY, SERVER_TROUBLE, SeminarBot
+import bot.client.run
+from bot.client.bot import SeminarBot
+from bot.client.errors import APOLOGY, SERVER_TROUBLE
 from bot.core.config import Settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
@@ -503,7 +504,7 @@ async def test_a_database_locked_longer_than_the_bot_waits_is_caught_up_once_it_
 ) -> None:
     # The bot waits up to 30 s for a lock; here 0.3 s, so that a 3 s lock outlasts the wait
     # (a 31 s lock would make the test slow, not harsher).
-    monkeypatch.setattr(bot.app, "create_engine",
+    monkeypatch.setattr(bot.client.run, "create_engine",
                         functools.partial(create_engine, busy_timeout_ms=300))
     settings = course.settings(emulator, tmp_path)
     student = course.students[1]
@@ -658,7 +659,7 @@ def test_network_failures_are_named_in_words() -> None:
 
     import aiohttp
 
-    from bot.app import network_reason
+    from bot.client.logs import network_reason
 
     key = SimpleNamespace(host="discord.com", port=443, ssl=True)
     dns = aiohttp.ClientConnectorError(key, socket.gaierror(-2, "Name or service not known"))

@@ -251,7 +251,7 @@ async def test_an_unexpected_failure_is_logged_with_context_and_the_student_gets
     assert result.ephemeral
     assert result.content.startswith("Sorry, something went wrong on my side.")
     assert after.embeds[0]["title"] == SEED_TITLE
-    (record,) = [r for r in caplog.records if r.name == "bot.app" and r.exc_info]
+    (record,) = [r for r in caplog.records if r.name == "bot.client.errors" and r.exc_info]
     assert record.getMessage() == (
         f"Command /lesson (guild {school.guild_id}, channel {school.class_channel_id}, "
         f"user {school.student_id}) failed")

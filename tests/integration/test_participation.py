@@ -17,7 +17,7 @@ from typing import Any, cast
 import discord
 import pytest
 
-from bot.app import SeminarBot
+from bot.client.bot import SeminarBot
 from bot.cogs.participation import ParticipationCog
 from bot.core.config import Settings
 from storage.engine import create_engine, create_sessionmaker

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import update
 
-from bot.app import SeminarBot
+from bot.client.bot import SeminarBot
 from bot.cogs.posting import PostingCog
 from bot.core.config import Settings, parse_settings
 from storage.engine import create_engine

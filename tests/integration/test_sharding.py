@@ -30,7 +30,8 @@ from typing import IO, Any, TypeVar
 import pytest
 import yaml
 
-from bot.app import SeminarBot, ShardedSeminarBot, open_bot, serve, shard_of
+from bot.client.bot import SeminarBot, ShardedSeminarBot, shard_of
+from bot.client.run import open_bot, serve
 from bot.core.config import parse_settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine

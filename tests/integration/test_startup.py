@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.app import open_bot, serve, sync_now
+from bot.client.run import open_bot, serve, sync_now
 from bot.core.config import Settings
 from tests.emulator import DiscordEmulator
 from tests.integration.conftest import PROMPTS, School, StartBot

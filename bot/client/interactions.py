@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 from discord import app_commands
 
+from bot.client.errors import NotInCourse, UnknownLesson
 from bot.core import render
 from bot.core.config import CourseSettings
 from bot.core.lessons import Lesson
-from bot.core.lookup import close_matches, lesson_choices
-from bot.errors import NotInCourse, UnknownLesson
+from bot.core.lookup import close_matches, find_lesson, lesson_choices
 
 if TYPE_CHECKING:
-    from bot.app import SeminarBot
+    from bot.client.bot import SeminarBot
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -69,6 +69,36 @@ def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
     options = "; ".join(f"“{render.escape_for_discord(m.title, max_length=100)}” (`{m.slug}`)"
                         for m in matches)
     return UnknownLesson(f"There is no lesson called “{shown}”. Did you mean: {options}?")
+
+
+def roster_of(guild: discord.Guild | None, course: CourseSettings) -> dict[int, str] | None:
+    """The course's students (members with its student role), id -> display name.
+
+    ``None`` when the course has no student role (or the role is gone): nobody is known to be
+    missing then. Read from the member cache, which the members intent keeps complete.
+    """
+    if guild is None or course.student_role_id is None:
+        return None
+    role = guild.get_role(course.student_role_id)
+    if role is None:
+        return None
+    return {m.id: m.display_name for m in role.members if not m.bot}
+
+
+def lesson_slug(bot: SeminarBot, name: str | None) -> str | None:
+    """The slug of the lesson a teacher named, or None for the whole course."""
+    if not name:
+        return None
+    lesson = find_lesson(bot.lessons, name)
+    if lesson is None:
+        raise unknown_lesson(bot.lessons, name)
+    return lesson.slug
+
+
+def lesson_title(bot: SeminarBot, slug: str) -> str:
+    """A lesson's title, or its slug when the lesson file is gone."""
+    lesson = bot.lessons.get(slug)
+    return lesson.title if lesson is not None else slug
 
 
 async def lesson_autocomplete(
