@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.client.errors import SeminarTree
 from bot.client.sync import sync_guilds
+from bot.client.timers import DueLoop
 from bot.core.config import CourseSettings, Settings
 from bot.core.lessons import Lesson
 from storage.repository import Repository
@@ -65,10 +66,13 @@ class SeminarBot(commands.Bot):
         self.repository = repository
         self.synced_guilds: list[int] = []
         self.closing = asyncio.Event()  # set when close() begins: waits end at once
+        #: The one due-loop: posts, thread locks, reminders and purges register jobs here.
+        self.timers = DueLoop()
 
     async def close(self) -> None:
         """Close the bot (cogs unload, the gateway and HTTP sessions close)."""
         self.closing.set()
+        await self.timers.close()  # a job in progress stops here; each is safe to rerun
         await super().close()
 
     async def pause(self, seconds: float) -> None:
@@ -80,6 +84,7 @@ class SeminarBot(commands.Bot):
         """Load the cogs, give every course guild the commands, and sync them if they changed."""
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        self.timers.start(ready=self.wait_until_ready)
         for guild_id in self.course_guild_ids():
             self.tree.copy_global_to(guild=discord.Object(guild_id))
         await sync_guilds(self, force=self.force_sync)

@@ -85,30 +85,39 @@ def roster_of(guild: discord.Guild | None, course: CourseSettings) -> dict[int, 
     return {m.id: m.display_name for m in role.members if not m.bot}
 
 
-def lesson_slug(bot: SeminarBot, name: str | None) -> str | None:
-    """The slug of the lesson a teacher named, or None for the whole course."""
-    if not name:
-        return None
-    lesson = find_lesson(bot.lessons, name)
-    if lesson is None:
-        raise unknown_lesson(bot.lessons, name)
-    return lesson.slug
-
-
 def lesson_title(bot: SeminarBot, slug: str) -> str:
     """A lesson's title, or its slug when the lesson file is gone."""
     lesson = bot.lessons.get(slug)
     return lesson.title if lesson is not None else slug
 
 
-async def lesson_autocomplete(
-    interaction: discord.Interaction[SeminarBot], current: str
-) -> list[app_commands.Choice[str]]:
-    """Lessons whose title or name matches what the student has typed so far."""
-    return [
-        app_commands.Choice(name=name, value=value)
-        for name, value in lesson_choices(interaction.client.lessons, current)
-    ]
+class LessonTransformer(app_commands.Transformer["SeminarBot"]):
+    """A lesson argument: autocompleted from the lessons, given to the command as a Lesson.
+
+    A name that matches no lesson gets the "no lesson called ..." sentence, with close
+    names; in a channel outside every course, the sentence naming the course channels.
+    """
+
+    async def transform(self, interaction: discord.Interaction[SeminarBot],
+                        value: str, /) -> Lesson:
+        """The lesson the user picked (or typed)."""
+        course_of(interaction)  # outside a course, say that first
+        lessons = interaction.client.lessons
+        found = find_lesson(lessons, value)
+        if found is None:
+            raise unknown_lesson(lessons, value)
+        return found
+
+    async def autocomplete(  # type: ignore[override]  # discord.py types the return loosely
+        self, interaction: discord.Interaction[SeminarBot], value: str, /
+    ) -> list[app_commands.Choice[str]]:
+        """Lessons whose title or name matches what the user has typed so far."""
+        return [app_commands.Choice(name=name, value=slug)
+                for name, slug in lesson_choices(interaction.client.lessons, value)]
+
+
+#: The type of a lesson argument: ``lesson: LessonArg`` (or ``LessonArg | None = None``).
+LessonArg = app_commands.Transform[Lesson, LessonTransformer]
 
 
 class NotTeacher(app_commands.CheckFailure):

@@ -13,11 +13,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client.errors import NothingToShow
-from bot.client.interactions import LESSON_HELP, course_of, lesson_autocomplete, unknown_lesson
+from bot.client.interactions import LESSON_HELP, LessonArg, course_of
 from bot.client.messages import respond
 from bot.core import calendar, render
 from bot.core.lessons import Lesson
-from bot.core.lookup import PostedLesson, current_lesson, find_lesson
+from bot.core.lookup import PostedLesson, current_lesson
 
 if TYPE_CHECKING:
     from bot.client.bot import SeminarBot
@@ -36,18 +36,14 @@ class LessonsCog(commands.Cog):
         return [PostedLesson(post.lesson, post.posted_at or post.scheduled_at)]
 
     async def lesson_for(
-        self, interaction: discord.Interaction[SeminarBot], name: str | None
+        self, interaction: discord.Interaction[SeminarBot], named: Lesson | None
     ) -> Lesson:
         """The named lesson, or the course's current one; errors say what to do instead."""
         key, course = course_of(interaction)
-        lessons = self.bot.lessons
-        if name:
-            lesson = find_lesson(lessons, name)
-            if lesson is None:
-                raise unknown_lesson(lessons, name)
-            return lesson
+        if named is not None:
+            return named
         lesson = current_lesson(
-            lessons,
+            self.bot.lessons,
             now=discord.utils.utcnow(),
             posted=await self.posted_lessons(key),
             scheduled=calendar.occurrences(key, course),
@@ -58,10 +54,9 @@ class LessonsCog(commands.Cog):
 
     @app_commands.command(name="lesson", description="Show a lesson: summary and questions.")
     @app_commands.describe(lesson=LESSON_HELP)
-    @app_commands.autocomplete(lesson=lesson_autocomplete)
     @app_commands.guild_only()
     async def lesson_command(
-        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+        self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None
     ) -> None:
         """Show the current or named lesson: title, date, summary and the questions."""
         found = await self.lesson_for(interaction, lesson)
@@ -69,10 +64,9 @@ class LessonsCog(commands.Cog):
 
     @app_commands.command(name="resources", description="List a lesson's readings with links.")
     @app_commands.describe(lesson=LESSON_HELP)
-    @app_commands.autocomplete(lesson=lesson_autocomplete)
     @app_commands.guild_only()
     async def resources_command(
-        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+        self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None
     ) -> None:
         """List the current or named lesson's readings, with a link button for each link."""
         found = await self.lesson_for(interaction, lesson)
@@ -80,10 +74,9 @@ class LessonsCog(commands.Cog):
 
     @app_commands.command(name="transcript", description="Get a lesson's transcript as a file.")
     @app_commands.describe(lesson=LESSON_HELP)
-    @app_commands.autocomplete(lesson=lesson_autocomplete)
     @app_commands.guild_only()
     async def transcript_command(
-        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+        self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None
     ) -> None:
         """Send the current or named lesson's transcript as a text file, privately."""
         found = await self.lesson_for(interaction, lesson)

@@ -14,8 +14,6 @@ lesson is posted (the ``seminar_lesson_posted`` event); there is no polling tick
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -27,9 +25,8 @@ from discord.ext import commands
 
 from bot.client.errors import UserFacingError
 from bot.client.interactions import (
+    LessonArg,
     course_of,
-    lesson_autocomplete,
-    lesson_slug,
     lesson_title,
     roster_of,
     teacher_only,
@@ -45,6 +42,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER = dt.timedelta(minutes=5)  # an automatic reminder that failed is tried again
 HORIZON = dt.timedelta(days=3650)  # how far ahead due times are looked for
+JOB = "reminders"
 NO_STUDENT_ROLE = (
     "I don't know who the students are: set `student_role_id` for this course in the config "
     "(the role every student has), restart me, and /remind will ping those who have not "
@@ -78,13 +76,11 @@ class RemindersCog(commands.Cog):
 
     def __init__(self, bot: SeminarBot) -> None:
         self.bot = bot
-        self._wake = asyncio.Event()
         self._done: set[int] = set()  # posts whose automatic reminder went (this process)
         self._not_before: dict[int, dt.datetime] = {}  # failed ones wait a little
-        self._timer: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
-        """Start the automatic reminder timer when some course asks for it."""
+        """Register the automatic reminder job when some course asks for it."""
         wanted = False
         for key, course in self.bot.settings.courses.items():
             if course.reminders.hours_before_due and course.student_role_id is None:
@@ -92,14 +88,11 @@ class RemindersCog(commands.Cog):
                             "set it so I know whom to remind.", key)
             wanted = wanted or bool(course.reminders.hours_before_due and course.student_role_id)
         if wanted:
-            self._timer = asyncio.create_task(self._timer_loop(), name="seminar-reminders")
+            self.bot.timers.add(JOB, self.run_due_reminders)
 
     async def cog_unload(self) -> None:
-        """Stop the timer."""
-        if self._timer is not None:
-            self._timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._timer
+        """Stop the automatic reminders."""
+        self.bot.timers.remove(JOB)
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -160,15 +153,14 @@ class RemindersCog(commands.Cog):
                           description="Ping the students who have not replied yet (teachers).")
     @app_commands.describe(
         lesson="The lesson (pick one as you type); leave it out for the latest posted lesson.")
-    @app_commands.autocomplete(lesson=lesson_autocomplete)
     @app_commands.guild_only()
     @teacher_only()
     async def remind_command(
-        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+        self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None
     ) -> None:
         """Remind, once, the students of the course who have not replied to the lesson."""
         key, course = course_of(interaction)
-        slug = lesson_slug(self.bot, lesson)
+        slug = lesson.slug if lesson is not None else None
         repo = self.bot.repository
         await interaction.response.defer(ephemeral=True, thinking=True)
         post = await repo.latest_post(key, slug)
@@ -229,7 +221,7 @@ class RemindersCog(commands.Cog):
     @commands.Cog.listener()
     async def on_seminar_lesson_posted(self, post: Post) -> None:
         """A lesson was posted: its reminder may be the next one, so look again."""
-        self._wake.set()
+        self.bot.timers.wake(JOB)
 
     async def _pending(self, now: dt.datetime) -> list[tuple[dt.datetime, str, Post]]:
         """(when to remind, course, post) for each posted lesson not yet due, by time."""
@@ -268,23 +260,6 @@ class RemindersCog(commands.Cog):
             log.info("Course %s: automatic reminder for %s pinged %s student(s).", key,
                      post.lesson, len(outcome.reminded))
         return retry_at
-
-    async def _timer_loop(self) -> None:
-        """Sleep until the next reminder is due (or a lesson is posted), send, repeat."""
-        await self.bot.wait_until_ready()
-        while True:
-            self._wake.clear()
-            try:
-                next_at = await self.run_due_reminders(discord.utils.utcnow())
-            except Exception:
-                log.exception("Looking for due reminders failed; trying again in %s.",
-                              RETRY_AFTER)
-                next_at = discord.utils.utcnow() + RETRY_AFTER
-            timeout = None
-            if next_at is not None:
-                timeout = max(0.0, (next_at - discord.utils.utcnow()).total_seconds())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
 
 
 async def setup(bot: SeminarBot) -> None:

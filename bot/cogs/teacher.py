@@ -22,9 +22,8 @@ from discord.ext import commands
 from bot import gradebook
 from bot.client.errors import APOLOGY, send_ephemeral
 from bot.client.interactions import (
+    LessonArg,
     course_of,
-    lesson_autocomplete,
-    lesson_slug,
     lesson_title,
     roster_of,
     teacher_only,
@@ -43,6 +42,8 @@ CONFIRM_TIMEOUT = 120.0
 # wants an answer within 3 s).
 ANSWER_WITHIN = 2.0
 RETENTION_EVERY = dt.timedelta(days=1)
+RETENTION_RETRY = dt.timedelta(hours=1)
+RETENTION_JOB = "retention"
 NOT_YOURS = "These buttons belong to the teacher who asked for this; run the command yourself."
 
 
@@ -194,19 +195,15 @@ class TeacherCog(commands.Cog):
 
     def __init__(self, bot: SeminarBot) -> None:
         self.bot = bot
-        self._retention: asyncio.Task[None] | None = None
         self.last_purge: dt.datetime | None = None  # when the retention purge last ran
 
     async def cog_load(self) -> None:
-        """Start the daily retention purge (it waits until the bot is ready)."""
-        self._retention = asyncio.create_task(self._retention_loop(), name="seminar-retention")
+        """Register the daily retention purge (it first runs once the bot is ready)."""
+        self.bot.timers.add(RETENTION_JOB, self._purge_job)
 
     async def cog_unload(self) -> None:
         """Stop the retention purge."""
-        if self._retention is not None:
-            self._retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention
+        self.bot.timers.remove(RETENTION_JOB)
 
     # --- /participation report ---------------------------------------------------------------
 
@@ -216,18 +213,17 @@ class TeacherCog(commands.Cog):
         student="Only this student, lesson by lesson.",
         chart="Attach a bar chart of the replies.",
     )
-    @app_commands.autocomplete(lesson=lesson_autocomplete)
     @teacher_only()
     async def report(
         self,
         interaction: discord.Interaction[SeminarBot],
-        lesson: str | None = None,
+        lesson: LessonArg | None = None,
         student: discord.User | None = None,
         chart: bool = False,
     ) -> None:
         """Show the course's (or a lesson's, or a student's) participation, paged."""
         key, course = course_of(interaction)
-        slug = lesson_slug(self.bot, lesson)
+        slug = lesson.slug if lesson is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         repo = self.bot.repository
         now = discord.utils.utcnow()
@@ -286,14 +282,13 @@ class TeacherCog(commands.Cog):
     @participation.command(name="export", description="A gradebook CSV: one row per student.")
     @app_commands.describe(
         lesson="Only this lesson (pick one as you type); leave it out for the whole course.")
-    @app_commands.autocomplete(lesson=lesson_autocomplete)
     @teacher_only()
     async def export(
-        self, interaction: discord.Interaction[SeminarBot], lesson: str | None = None
+        self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None
     ) -> None:
         """Attach the course's (or a lesson's) gradebook CSV."""
         key, course = course_of(interaction)
-        slug = lesson_slug(self.bot, lesson)
+        slug = lesson.slug if lesson is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         repo = self.bot.repository
         summaries = await gradebook.course_report(
@@ -362,16 +357,16 @@ class TeacherCog(commands.Cog):
                          course.retention_days)
         return purged
 
-    async def _retention_loop(self) -> None:
-        """Purge once the bot is ready, then once a day (purging is idempotent)."""
-        await self.bot.wait_until_ready()
-        while True:
-            try:
-                await self.purge_expired()
-                self.last_purge = discord.utils.utcnow()
-            except Exception:
-                log.exception("The daily retention purge failed; it runs again tomorrow.")
-            await asyncio.sleep(RETENTION_EVERY.total_seconds())
+    async def _purge_job(self, now: dt.datetime) -> dt.datetime:
+        """Purge now, then again a day later (purging is idempotent)."""
+        try:
+            await self.purge_expired(now)
+        except Exception:
+            log.exception("The daily retention purge failed; trying again in %s.",
+                          RETENTION_RETRY)
+            return now + RETENTION_RETRY
+        self.last_purge = now
+        return now + RETENTION_EVERY
 
 
 async def setup(bot: SeminarBot) -> None:

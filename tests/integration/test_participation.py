@@ -374,10 +374,10 @@ async def test_replies_waiting_in_the_buffer_are_written_on_shutdown(
     lesson = await post_lesson(emulator, repo, school, questions=1)
     async with start_bot(settings) as bot:
         cog = cog_of(bot)
-        cog.buffer.max_delay = 3600.0  # no timed write: only shutdown writes it
-        await emulator.wait_for(lambda: cog.backfill_runs >= 1)  # start-up catch-up done
+        cog.recorder.buffer.max_delay = 3600.0  # no timed write: only shutdown writes it
+        await emulator.wait_for(lambda: cog.catch_up.runs >= 1)  # start-up catch-up done
         message = await say(emulator, lesson.threads[0], students.alice, "Just in time.")
-        await emulator.wait_for(lambda: int(message["id"]) in cog.buffer)
+        await emulator.wait_for(lambda: int(message["id"]) in cog.recorder.buffer)
         assert await repo.reply(int(message["id"])) is None
     assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
 
@@ -390,17 +390,17 @@ async def test_replies_left_out_of_a_full_buffer_are_read_back_from_discord(
     q1, q2 = lesson.threads
     async with start_bot(settings) as bot:
         cog = cog_of(bot)
-        await emulator.wait_for(lambda: cog.backfill_runs >= 1)
+        await emulator.wait_for(lambda: cog.catch_up.runs >= 1)
         # The database is slow: nothing is written for now, and only 3 replies may wait.
-        cog.buffer.max_delay = 3600.0
-        cog.max_waiting = 3
+        cog.recorder.buffer.max_delay = 3600.0
+        cog.recorder.max_waiting = 3
         sent = [await say(emulator, (q1, q2)[i % 2], students.alice, f"Point number {i}.")
                 for i in range(8)]
-        await emulator.wait_for(lambda: cog.left_out == 5)
-        assert len(cog.buffer) == 3
+        await emulator.wait_for(lambda: cog.recorder.left_out == 5)
+        assert len(cog.recorder.buffer) == 3
         # The database catches up: the 3 are written, the 5 left out are read back.
-        cog.buffer.max_delay = 0.0
-        assert await cog.flush()
+        cog.recorder.buffer.max_delay = 0.0
+        assert await cog.recorder.flush()
         await until(recorded(repo, *sent))
     assert numbers(await repo.summary(COURSE)) == {students.alice: (8, 8 * 3, 0, 0)}
 
@@ -503,7 +503,7 @@ async def test_replies_made_while_the_bot_was_down_are_recorded_once_after_resta
     assert numbers(await repo.summary(COURSE)) == expected
     # Another restart reads the same history again and records nothing twice.
     async with start_bot(settings) as bot:
-        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
     assert numbers(await repo.summary(COURSE)) == expected
 
 
@@ -554,7 +554,7 @@ async def test_edits_and_deletions_made_while_the_bot_was_down_reach_the_records
     draft = await say(emulator, thread, students.alice, "Draft.")
     carols = await say(emulator, thread, students.carol, "Carol's first answer here.")
     async with start_bot(settings) as bot:
-        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
         bobs = await say(emulator, thread, students.bob, "Wrong thread, sorry.")  # live
         await until(recorded(repo, draft, carols, bobs))
     assert (await repo.get_cursor(thread) or 0) >= int(carols["id"])
@@ -564,7 +564,7 @@ async def test_edits_and_deletions_made_while_the_bot_was_down_reach_the_records
     await emulator.user_delete(thread, int(bobs["id"]))
     emulator.calls.clear()
     async with start_bot(settings) as bot:
-        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
         reads = history_reads(emulator, thread)
     assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
     alice = await repo.reply(int(draft["id"]))
@@ -575,7 +575,7 @@ async def test_edits_and_deletions_made_while_the_bot_was_down_reach_the_records
     assert reads == 1  # a thread of fewer than 100 messages costs one history request
     # Another restart finds nothing new and changes nothing.
     async with start_bot(settings) as bot:
-        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
     assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
 
 
@@ -587,16 +587,16 @@ async def test_edits_and_deletions_during_a_lost_session_reach_the_records(
     q1, q2 = lesson.threads
     async with start_bot(settings) as bot:
         bot.before_identify_hook = fast_identify  # type: ignore[method-assign]
-        await emulator.wait_for(lambda: cog_of(bot).backfill_runs >= 1)
+        await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
         short = await say(emulator, q1, students.alice, "Yes.")
         doomed = await say(emulator, q2, students.bob, "A reply Bob will take back.")
         kept = await say(emulator, q2, students.carol, "Carol keeps this one.")
         await until(recorded(repo, short, doomed, kept))
-        runs = cog_of(bot).backfill_runs
+        runs = cog_of(bot).catch_up.runs
         async with emulator.gateway_outage(resumable=False):  # nothing is replayed after it
             await emulator.user_edit(q1, int(short["id"]), TWELVE_WORDS)
             await emulator.user_delete(q2, int(doomed["id"]))
-        await emulator.wait_for(lambda: cog_of(bot).backfill_runs > runs)
+        await emulator.wait_for(lambda: cog_of(bot).catch_up.runs > runs)
 
         async def caught_up() -> bool:
             return numbers(await repo.summary(COURSE)) == {

@@ -296,7 +296,7 @@ async def test_a_send_whose_answer_was_lost_is_retried_with_the_same_nonce(
     emulator.inject("POST", rf"/channels/{room.class_channel_id}/messages$", status=503,
                     perform=True)
     async with start_bot(settings) as bot:
-        cog_of(bot).retry_delays = (0.1, 0.1)
+        cog_of(bot).poster.retry_delays = (0.1, 0.1)
         (post,) = await settled(repo_of(bot))
         assert post.status == "posted"
     sends = emulator.calls_to("POST", rf"/channels/{room.class_channel_id}/messages$")
@@ -311,7 +311,7 @@ async def test_two_bots_on_one_database_post_once(
     settings = config(emulator, tmp_path, {COURSE: course(room, [])})
     async with start_bot(settings) as first, start_bot(settings) as second:
         cogs = [cog_of(first), cog_of(second)]
-        assert cogs[0].claimant != cogs[1].claimant
+        assert cogs[0].poster.claimant != cogs[1].poster.claimant
         # The same calendar change reaches both processes; both wake for the same post.
         changed = settings.model_copy(update={"courses": {COURSE: parse_settings({
             "courses": {COURSE: course(room, [entry({"seconds": 1})])}}).courses[COURSE]}})
@@ -334,8 +334,8 @@ async def test_a_post_waiting_longer_than_its_lease_is_renewed_not_taken_over(
     async with start_bot(settings) as first, start_bot(settings) as second:
         cogs = [cog_of(first), cog_of(second)]
         for cog in cogs:
-            cog.stale_after = dt.timedelta(seconds=1)
-            cog.renew_every = dt.timedelta(seconds=0.2)
+            cog.scheduler.stale_after = dt.timedelta(seconds=1)
+            cog.poster.renew_every = dt.timedelta(seconds=0.2)
         changed = settings.model_copy(update={"courses": {COURSE: parse_settings({
             "courses": {COURSE: course(room, [entry({"seconds": 1})])}}).courses[COURSE]}})
         first.settings = second.settings = changed
@@ -442,7 +442,7 @@ async def test_discord_failing_on_every_try_fails_the_post_with_a_sentence(
     emulator.inject("POST", rf"/channels/{room.class_channel_id}/messages$", status=503,
                     times=None)
     async with start_bot(settings) as bot:
-        cog_of(bot).retry_delays = (0.1, 0.1)
+        cog_of(bot).poster.retry_delays = (0.1, 0.1)
         (post,) = await settled(repo_of(bot))
         await emulator.wait_for(lambda: emulator.messages(room.teacher_channel_id))
     assert post.status == "failed"

@@ -1,0 +1,266 @@
+"""Catch-up: replies, edits and deletions made while the live listener was not listening.
+
+Backfill, at every READY and RESUMED, reads each thread's history after its cursor through
+REST and records what the live listener missed, up to the first message the current
+gateway connection delivered in that thread (from there the listener has seen it all).
+Only backfill moves cursors, and only over history it read: the live listener may have
+missed earlier messages. A message read back with an edit updates its record.
+
+At READY (a new session: start-up, or an outage Discord did not replay) edits and deletions
+made while nobody listened are caught up too: each thread still read is read from its start
+(one request per 100 messages) and every recorded reply no longer in its history is marked
+deleted. A RESUMED session needs none of that: Discord replays what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Final
+
+import discord
+
+from bot.cogs.participation.recorder import ReplyRecorder, retry_delay
+from bot.cogs.participation.threads import LessonThread, LessonThreads
+
+log = logging.getLogger(__name__)
+
+HISTORY_PAGE: Final = 100  # Discord's page size: one transaction per page read
+
+
+class CatchUp:
+    """Reads lesson threads' history back when something may have been missed.
+
+    Requests made while a run is going on are merged into one more run after it; what
+    Discord would not show just now is tried again after a pause.
+    """
+
+    def __init__(self, client: discord.Client, threads: LessonThreads,
+                 recorder: ReplyRecorder) -> None:
+        self.client = client
+        self.threads = threads
+        self.recorder = recorder
+        self.runs = 0  # backfills finished since start
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._all = False
+        self._reconcile = False  # the next whole backfill reads threads from their start
+        self._wanted: set[int] = set()
+        self._failed: set[int] = set()  # threads Discord would not show just now
+        # Per thread, the first message the gateway delivered since the connection began:
+        # from there on the live listener has seen everything, so backfill stops there.
+        self._first_live: dict[int, int] = {}
+        # Per thread, the first reply left out because the buffer was full: backfill reads
+        # from there (and not from the cursor, which would re-read everything recorded).
+        self._first_dropped: dict[int, int] = {}
+        self._dropped: dict[int, int] = {}
+
+    async def close(self) -> None:
+        """Stop catching up (what was not read is read at the next start)."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # --- what the live listener saw -----------------------------------------------------------
+
+    def new_connection(self) -> None:
+        """A gateway connection began or ended: nothing is known to be seen live on it."""
+        self._first_live.clear()
+
+    def seen_live(self, thread_id: int, message_id: int) -> None:
+        """The gateway delivered this message: from here on the thread is seen live."""
+        self._first_live.setdefault(thread_id, message_id)
+
+    def left_out(self, thread_id: int, message_id: int) -> None:
+        """A reply was left out of the full buffer: read it (and what follows) back later."""
+        self._first_dropped.setdefault(thread_id, message_id)
+        self._first_live.pop(thread_id, None)
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def request(
+        self, thread_ids: Iterable[int] | None = None, *, left_out: bool = False,
+        reconcile: bool = False,
+    ) -> None:
+        """Read missed replies soon: of these threads, or of every thread (``None``).
+
+        With ``left_out``, only the replies left out of a full buffer, from the first one.
+        With ``reconcile``, every thread is read from its start, for edits and deletions.
+        """
+        if self._closing:
+            return
+        if reconcile:
+            self._reconcile = True
+            thread_ids = None
+        if left_out:
+            for thread_id, first in self._first_dropped.items():
+                self._dropped[thread_id] = min(first, self._dropped.get(thread_id, first))
+            self._first_dropped.clear()
+        elif thread_ids is None:
+            self._all = True
+        else:
+            self._wanted.update(thread_ids)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._runs(), name="participation-backfill")
+
+    async def _runs(self) -> None:
+        """Run backfills until no request is left; what failed is tried again after a pause.
+
+        Waiting for the next reconnect instead could leave replies uncounted for hours.
+        """
+        failures = 0
+        while not self._closing and (self._all or self._wanted or self._dropped):
+            everything, self._all = self._all, False
+            reconcile, self._reconcile = self._reconcile, False
+            wanted, self._wanted = self._wanted, set()
+            left_out, self._dropped = self._dropped, {}
+            try:
+                if everything or wanted:
+                    await self.backfill(None if everything else wanted, reconcile=reconcile)
+                if left_out and not everything:  # reading from the cursors covered them
+                    await self.backfill_left_out(left_out)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Catching up on missed replies failed; trying again shortly.")
+                self._all |= everything
+                self._reconcile |= reconcile
+                self._wanted |= wanted
+                for thread_id, first in left_out.items():
+                    self._dropped.setdefault(thread_id, first)
+            else:
+                if not self._failed:
+                    failures = 0
+                    continue
+            self._wanted |= self._failed
+            self._failed.clear()
+            failures += 1
+            await asyncio.sleep(retry_delay(failures))
+
+    # --- reading history ------------------------------------------------------------------------
+
+    async def backfill(self, thread_ids: Iterable[int] | None = None, *,
+                       reconcile: bool = False) -> int:
+        """Record replies missed in each thread still read (or these ones); how many were new.
+
+        With ``reconcile``, each thread is read from its start, and edits and deletions made
+        while nobody listened reach the records too.
+        """
+        if thread_ids is None:
+            threads = await self.threads.reload()
+        else:
+            threads = [t for t in map(self.threads.get, thread_ids) if t is not None]
+        repository = self.recorder.repository
+        cursors = await repository.get_cursors([t.info.thread_id for t in threads])
+        new = 0
+        for thread in threads:
+            new += await self._backfill_thread(thread, cursors.get(thread.info.thread_id),
+                                               reconcile=reconcile)
+        self.runs += 1
+        if new:
+            log.info("Caught up on %d missed replies.", new)
+        return new
+
+    async def backfill_left_out(self, first_left_out: dict[int, int]) -> int:
+        """Record the replies left out of a full buffer; how many were new.
+
+        Reads each thread from its first reply left out, and leaves its cursor alone: what
+        came before that was not read here (the next full backfill reads it again).
+        """
+        new = 0
+        for thread_id, first in first_left_out.items():
+            thread = self.threads.get(thread_id)
+            if thread is not None:
+                new += await self._backfill_thread(thread, None, start=first - 1,
+                                                   move_cursor=False)
+        if new:
+            log.info("Recorded %d replies left out while the database was behind.", new)
+        return new
+
+    async def _open(self, thread_id: int) -> discord.Thread | None:
+        """The thread to read, or None (gone, or Discord would not show it just now)."""
+        client = self.client
+        try:
+            channel = client.get_channel(thread_id) or await client.fetch_channel(thread_id)
+        except discord.NotFound:
+            log.info("Lesson thread %s no longer exists on Discord; skipping it.", thread_id)
+            return None
+        except discord.HTTPException as exc:
+            log.warning("Could not open lesson thread %s to catch up (%s %s): %s; trying "
+                        "again shortly.", thread_id, exc.status, exc.code, exc.text)
+            self._failed.add(thread_id)
+            return None
+        if not isinstance(channel, discord.Thread):
+            log.warning("Lesson channel %s is not a thread; skipping it.", thread_id)
+            return None
+        return channel
+
+    async def _backfill_thread(self, thread: LessonThread, cursor: int | None, *,
+                               start: int | None = None, move_cursor: bool = True,
+                               reconcile: bool = False) -> int:
+        """Read one thread's history after its cursor (or ``start``); record replies.
+
+        Each page read is recorded with the cursor moved past it (unless ``move_cursor`` is
+        False), in one transaction. With ``reconcile`` the whole history is read, and the
+        recorded replies it no longer holds are marked deleted.
+        """
+        thread_id = thread.info.thread_id
+        channel = await self._open(thread_id)
+        if channel is None:
+            return 0
+        # A thread's messages all have ids above the thread's own.
+        if reconcile:
+            start = thread_id
+        elif start is None:
+            start = cursor if cursor is not None else thread_id
+        # Discord's own word for the newest message sent so far (not our clock, which may
+        # be off): every message up to it is in the history the read returns, unless deleted.
+        newest_sent = channel.last_message_id or 0
+        live_from: int | None = None
+        seen: set[int] = set()
+        complete = False
+        new = 0
+        page: dict[int, discord.Message] = {}
+        try:
+            async for message in channel.history(limit=None, after=discord.Object(start),
+                                                 oldest_first=True):
+                live_from = self._first_live.get(thread_id)
+                if live_from is not None and message.id >= live_from:
+                    break  # the live listener has everything from here on
+                live_from = None
+                seen.add(message.id)
+                page[message.id] = message
+                if len(page) >= HISTORY_PAGE:
+                    new += await self._record_page(thread, page, move_cursor)
+                    page = {}
+            complete = True
+        except discord.Forbidden:
+            log.warning("I may not read the history of lesson thread %s: give me 'Read "
+                        "Message History' in #%s.", thread_id, channel.parent or channel.name)
+        except discord.HTTPException as exc:
+            log.warning("Reading lesson thread %s failed (%s %s): %s; trying again shortly.",
+                        thread_id, exc.status, exc.code, exc.text)
+            self._failed.add(thread_id)
+        if page:
+            new += await self._record_page(thread, page, move_cursor)
+        if reconcile and complete:
+            read_up_to = max(newest_sent, max(seen, default=0))
+            if live_from is not None:  # what the listener saw live was not read here
+                read_up_to = min(read_up_to, live_from - 1)
+            gone = await self.recorder.mark_gone(thread_id, seen, read_up_to + 1)
+            if gone:
+                log.info("%d replies in lesson thread %s were deleted while I was away.",
+                         gone, thread_id)
+        return new
+
+    async def _record_page(self, thread: LessonThread, page: dict[int, discord.Message],
+                           move_cursor: bool = True) -> int:
+        """Record a page of history and move the thread's cursor past it, in one transaction."""
+        replies = [r for m in page.values()
+                   if (r := await self.threads.reply_from(m, thread, page))]
+        cursors = {thread.info.thread_id: max(page)} if move_cursor else None
+        return await self.recorder.record_page(replies, page, cursors)

@@ -1,0 +1,173 @@
+"""Which threads are lesson threads, and what a message in one of them counts for.
+
+The map of lesson threads (from the database, for the courses this process serves) and
+the step from a discord.py message to a :class:`~storage.repository.NewReply`; the rules
+themselves (words, peers, lateness) are :mod:`bot.core.participation_rules`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Final
+
+import discord
+
+from bot.cogs.participation.recorder import ReplyRecorder, utcnow
+from bot.core.participation_rules import (
+    Person,
+    count_characters,
+    count_words,
+    discussion_closes_at,
+    is_late,
+    peer_of,
+    still_read,
+)
+from storage.repository import NewReply, ThreadInfo
+
+if TYPE_CHECKING:
+    from bot.core.config import Settings
+
+# How far back lesson posts are looked up: no lesson stays open for discussion a year.
+LOOKBACK: Final = dt.timedelta(days=366)
+COUNTED_TYPES: Final = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LessonThread:
+    """A lesson thread the bot reads, with what each reply in it needs."""
+
+    info: ThreadInfo
+    guild_id: int
+    store_text: bool
+    closes_at: dt.datetime
+
+
+class LessonThreads:
+    """The lesson threads still read, by thread id (a dict lookup for every message)."""
+
+    def __init__(self, settings: Settings, recorder: ReplyRecorder,
+                 serves_guild: Callable[[int], bool]) -> None:
+        self.settings = settings
+        self.recorder = recorder
+        self.serves_guild = serves_guild
+        self.by_id: dict[int, LessonThread] = {}
+
+    def get(self, thread_id: int) -> LessonThread | None:
+        """The lesson thread with this id, if it is one that is read."""
+        return self.by_id.get(thread_id)
+
+    def __contains__(self, thread_id: int) -> bool:
+        return thread_id in self.by_id
+
+    def lesson_thread(self, info: ThreadInfo) -> LessonThread | None:
+        """What the listener keeps about a thread; None if its course is not served here."""
+        course = self.settings.courses.get(info.course)
+        if course is None or not self.serves_guild(course.guild_id):
+            return None  # a server on another process's shard: that process reads it
+        return LessonThread(info, course.guild_id, course.store_text,
+                            discussion_closes_at(info.scheduled_at, info.due_at))
+
+    def add(self, info: ThreadInfo) -> LessonThread | None:
+        """Read a newly opened thread from now on; None if it is not served here."""
+        thread = self.lesson_thread(info)
+        if thread is not None:
+            self.by_id[info.thread_id] = thread
+        return thread
+
+    async def reload(self) -> list[LessonThread]:
+        """Refresh the map from the database; the threads still read, by post time."""
+        now = utcnow()
+        infos = await self.recorder.repository.open_threads(posted_since=now - LOOKBACK,
+                                                            include_locked=True)
+        loaded = [t for t in map(self.lesson_thread, infos)
+                  if t is not None and still_read(t.closes_at, now)]
+        # Merge, not replace: a thread announced while the query ran must stay.
+        merged = {tid: t for tid, t in self.by_id.items() if still_read(t.closes_at, now)}
+        merged.update((t.info.thread_id, t) for t in loaded)
+        self.by_id = merged
+        return loaded
+
+    async def reply_from(
+        self, message: discord.Message, thread: LessonThread,
+        earlier: Mapping[int, discord.Message] | None = None,
+    ) -> NewReply | None:
+        """The reply record of a message, or None if it does not count as a reply.
+
+        ``earlier``: messages read in the same history page, to find a replied-to author.
+        """
+        if not counts(message, thread):
+            return None
+        replied = (None if message.reference is None
+                   else await self.replied_to(message, earlier))
+        return new_reply(message, thread, replied)
+
+    async def replied_to(
+        self, message: discord.Message, earlier: Mapping[int, discord.Message] | None
+    ) -> tuple[int | None, Person | None]:
+        """The id of the message a reply answers, and its author when it can be found.
+
+        Looked up in the event itself, the client's cache, the batch being read, the
+        buffer, then the database (which holds only members' replies, never bots').
+        """
+        reference = message.reference
+        if (reference is None or reference.message_id is None
+                or reference.type is not discord.MessageReferenceType.reply):
+            return None, None
+        target_id = reference.message_id
+        target = reference.resolved
+        if not isinstance(target, discord.Message):
+            target = reference.cached_message
+        if target is None and earlier is not None:
+            target = earlier.get(target_id)
+        if target is not None:
+            return target_id, Person(target.author.id, target.author.bot)
+        waiting = self.recorder.waiting_author(target_id)
+        if waiting is not None:
+            return target_id, Person(waiting)
+        recorded = await self.recorder.repository.reply(target_id)
+        if recorded is not None:
+            return target_id, Person(recorded.author_id)
+        return target_id, None
+
+
+def counts(message: discord.Message, thread: LessonThread) -> bool:
+    """Whether a message in a lesson thread is a student's reply that counts.
+
+    Not a bot's or a webhook's, not a system message (thread created, pin...), not the
+    thread's starter, not written after the discussion closed.
+    """
+    return not (message.author.bot or message.webhook_id is not None
+                or message.type not in COUNTED_TYPES or message.id == thread.info.thread_id
+                or message.created_at >= thread.closes_at)
+
+
+def new_reply(message: discord.Message, thread: LessonThread,
+              replied: tuple[int | None, Person | None] | None) -> NewReply:
+    """The reply record of a counted message (``replied``: what it replies to, if any)."""
+    author = message.author
+    created_at = message.created_at
+    content = message.content
+    reply_to_message_id, replied_to = replied if replied is not None else (None, None)
+    mentioned = [Person(u.id, u.bot) for u in message.mentions] if message.mentions else ()
+    info = thread.info
+    return NewReply(
+        message_id=message.id,
+        thread_id=info.thread_id,
+        post_id=info.post_id,
+        question_index=info.question_index,
+        course=info.course,
+        lesson=info.lesson,
+        guild_id=thread.guild_id,
+        author_id=author.id,
+        author_name=author.display_name,
+        created_at=created_at,
+        word_count=count_words(content),
+        char_count=count_characters(content),
+        reply_to_message_id=reply_to_message_id,
+        reply_to_author_id=peer_of(author.id, replied_to, mentioned),
+        late=is_late(created_at, info.due_at),
+        text=content if thread.store_text else None,
+        edited_at=message.edited_at,
+    )
