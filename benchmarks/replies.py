@@ -169,13 +169,13 @@ async def post_lesson(world: World, count: int, database_url: str) -> None:
         await upgrade_engine(engine)
         repo = Repository(create_sessionmaker(engine))
         now = dt.datetime.now(dt.UTC)
-        post_id = await repo.claim_post(COURSE, LESSON, now, now + dt.timedelta(days=2),
+        post_id = await repo.posts.claim(COURSE, LESSON, now, now + dt.timedelta(days=2),
                                         "benchmark")
         assert post_id is not None
-        await repo.record_post_message(post_id, world.channel_id, world.threads[0])
+        await repo.posts.record_message(post_id, world.channel_id, world.threads[0])
         for index, thread_id in enumerate(world.threads):
-            await repo.record_thread(post_id, index, thread_id, thread_id)
-        await repo.mark_post(post_id, "posted")
+            await repo.posts.record_thread(post_id, index, thread_id, thread_id)
+        await repo.posts.mark(post_id, "posted")
     finally:
         await engine.dispose()
 

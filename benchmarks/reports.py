@@ -55,7 +55,8 @@ from bot.core import reports
 from bot.core.config import CourseSettings, GradingSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
-from storage.repository import NewReply, Repository, StudentSummary
+from storage.records import NewReply, StudentTotals
+from storage.repository import Repository
 from storage.types import UTCDateTime
 
 COURSE = "hist"
@@ -125,12 +126,12 @@ async def generate(repo: Repository, term: Term) -> Generated:
         lesson_names.append(lesson)
         posted = TERM_START + dt.timedelta(hours=84 * number)  # twice a week
         due = posted + dt.timedelta(days=2)
-        post_id = await repo.claim_post(COURSE, lesson, posted, due, "benchmark", now=posted)
+        post_id = await repo.posts.claim(COURSE, lesson, posted, due, "benchmark", now=posted)
         assert post_id is not None
-        await repo.record_post_message(post_id, 1234, snowflake(posted, 0))
+        await repo.posts.record_message(post_id, 1234, snowflake(posted, 0))
         for question in range(term.questions):
             thread_id = thread_base + number * 10 + question
-            await repo.record_thread(post_id, question, thread_id, created_at=posted)
+            await repo.posts.record_thread(post_id, question, thread_id, created_at=posted)
             thread_replies: list[tuple[int, int]] = []  # (message id, author)
             planned: list[tuple[dt.datetime, int, bool]] = []  # (time, author, is follow-up)
             for student in students:
@@ -177,16 +178,16 @@ async def generate(repo: Repository, term: Term) -> Generated:
                     )
                 )
                 thread_replies.append((message_id, student))
-        await repo.mark_post(post_id, "posted", now=posted)
+        await repo.posts.mark(post_id, "posted", now=posted)
     for start in range(0, len(replies), BATCH):
-        await repo.record_replies(replies[start : start + BATCH])
+        await repo.replies.record(replies[start : start + BATCH])
     deleted = rng.sample(replies, len(replies) // 50)
     end = TERM_START + dt.timedelta(days=200)
-    await repo.mark_deleted_many([r.message_id for r in deleted], end)
+    await repo.replies.mark_deleted([r.message_id for r in deleted], end)
     edited = rng.sample(replies, len(replies) // 100)
     for reply in edited:
         words = reply.word_count + rng.randrange(-5, 30)
-        await repo.mark_edited(reply.message_id, end, max(1, words), max(1, words) * 6)
+        await repo.replies.mark_edited(reply.message_id, end, max(1, words), max(1, words) * 6)
     return Generated(
         replies=len(replies),
         deleted=len(deleted),
@@ -277,7 +278,7 @@ def hand_numbers(rows: Sequence[Any]) -> list[Numbers]:
 
 
 def repository_numbers(
-    totals: Sequence[StudentSummary], like: Sequence[Numbers]
+    totals: Sequence[StudentTotals], like: Sequence[Numbers]
 ) -> list[Numbers]:
     """The repository's rows as {field: value}, with the fields the hand-written SQL has."""
     fields = list(like[0]) if like else ["author_id"]
@@ -433,7 +434,7 @@ class Case:
 async def query_case(
     engine: AsyncEngine,
     name: str,
-    ours: Callable[[], Awaitable[Sequence[StudentSummary]]],
+    ours: Callable[[], Awaitable[Sequence[StudentTotals]]],
     sql: TextClause,
     params: dict[str, Any],
     target_ms: float | None = TARGET_QUERY_MS,
@@ -469,17 +470,17 @@ async def check(engine: AsyncEngine, repo: Repository, lesson: str) -> list[Case
     return [
         await query_case(
             engine, "course",
-            lambda: repo.summary(COURSE, min_words=MIN_WORDS),
+            lambda: repo.reports.summary(COURSE, min_words=MIN_WORDS),
             hand_sql(), base,
         ),
         await query_case(
             engine, "lesson",
-            lambda: repo.summary(COURSE, lesson=lesson, min_words=MIN_WORDS),
+            lambda: repo.reports.summary(COURSE, lesson=lesson, min_words=MIN_WORDS),
             hand_sql(lesson=True), in_lesson,
         ),
         await query_case(
             engine, "course + 2 checkpoints",
-            lambda: repo.summary(COURSE, min_words=MIN_WORDS, cutoffs=cutoffs),
+            lambda: repo.reports.summary(COURSE, min_words=MIN_WORDS, cutoffs=cutoffs),
             hand_sql(checkpoints=len(cutoffs)), with_cutoffs, None,
         ),
         await export_case(engine, repo, course_settings(False), base),

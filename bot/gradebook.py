@@ -19,7 +19,8 @@ from bot.core import reports
 from bot.core.config import CourseSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import current_revision, head_revision
-from storage.repository import ReplyRecord, Repository, StudentSummary
+from storage.records import ReplyRecord, StudentTotals
+from storage.repository import Repository
 
 
 async def class_list(repo: Repository, course_key: str) -> dict[int, str]:
@@ -28,10 +29,10 @@ async def class_list(repo: Repository, course_key: str) -> dict[int, str]:
     The roster when the course has no student role (and offline, in ``seminar export``):
     a lesson report then lists students of the course who did not reply to that lesson.
     """
-    return _names(await repo.summary(course_key))
+    return _names(await repo.reports.summary(course_key))
 
 
-def _names(totals: list[StudentSummary]) -> dict[int, str]:
+def _names(totals: list[StudentTotals]) -> dict[int, str]:
     """Each student of the summary rows with the name on their latest reply."""
     return {t.author_id: t.author_name for t in totals}
 
@@ -55,7 +56,7 @@ async def course_report(
     """
     grading = course.grading
     deadlines = reports.checkpoint_deadlines(grading, course.zone)
-    totals = await repo.summary(course_key, lesson=lesson, author_id=student,
+    totals = await repo.reports.summary(course_key, lesson=lesson, author_id=student,
                                 min_words=grading.min_words,
                                 cutoffs=[d.cutoff for d in deadlines])
     if roster is None:
@@ -78,27 +79,36 @@ async def student_stats(
     """One student's own numbers over the course, and per posted lesson (``/mystats``)."""
     grading = course.grading
     deadlines = reports.checkpoint_deadlines(grading, course.zone)
-    rows = await repo.summary(course_key, author_id=user_id, min_words=grading.min_words,
+    rows = await repo.reports.summary(course_key, author_id=user_id, min_words=grading.min_words,
                               cutoffs=[d.cutoff for d in deadlines])
-    lessons = await repo.lesson_totals(course_key, author_id=user_id)
+    lessons = await repo.reports.lesson_totals(course_key, author_id=user_id)
     return reports.student_stats(user_id, display_name, rows[0] if rows else None, grading,
                                  deadlines, lessons, now=now)
 
 
 async def lesson_chart_counts(repo: Repository, course_key: str) -> dict[str, int]:
     """Replies per posted lesson of the course, in post order (for the course chart)."""
-    return {t.lesson: t.replies for t in await repo.lesson_totals(course_key)}
+    return {t.lesson: t.replies for t in await repo.reports.lesson_totals(course_key)}
 
 
-#: The columns of a student's own data export: every recorded field of each reply.
-STUDENT_DATA_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ReplyRecord))
+#: The first columns of a student's own data export: the table, then every field of a reply.
+STUDENT_DATA_COLUMNS: tuple[str, ...] = ("record", *(f.name for f in fields(ReplyRecord)))
 
 
-async def student_data_csv(repo: Repository, course_key: str, user_id: int) -> bytes:
-    """Everything recorded about one student's replies in a course, deleted ones included."""
-    records: list[ReplyRecord] = await repo.replies_for_student(course_key, user_id)
-    rows = [[getattr(r, c) for c in STUDENT_DATA_COLUMNS] for r in records]
-    return reports.records_csv(STUDENT_DATA_COLUMNS, rows)
+async def student_data_csv(repo: Repository, course_key: str, user_id: int) -> tuple[bytes, int]:
+    """Everything recorded about one student in a course, and how many of it are replies.
+
+    One row per record, from every store that holds a student's data: their replies
+    (deleted ones included), the reminders sent to them, their reminder setting, and their
+    own actions in the audit log. ``record`` names the table; a column a table lacks is empty.
+    """
+    data = await repo.export_student(course_key, user_id)
+    columns = list(STUDENT_DATA_COLUMNS)
+    for rows in data.values():
+        columns += [c for row in rows for c in row if c not in columns]
+    table = [[table_name] + [row.get(c) for c in columns[1:]]
+             for table_name, rows in data.items() for row in rows]
+    return reports.records_csv(columns, table), len(data.get("replies", []))
 
 
 class ExportError(Exception):
@@ -144,10 +154,9 @@ async def export_from_database(
                               "`seminar db upgrade` first")
         repo = Repository(create_sessionmaker(engine))
         if student is not None:
-            rows = len(await repo.replies_for_student(course_key, student))
-            return await student_data_csv(repo, course_key, student), rows
+            return await student_data_csv(repo, course_key, student)
         if lesson is not None:
-            posted = [t.lesson for t in await repo.lesson_totals(course_key)]
+            posted = [t.lesson for t in await repo.reports.lesson_totals(course_key)]
             if lesson not in posted:
                 raise ExportError(
                     f"lesson {lesson!r} has not been posted in course {course_key!r}, so there "

@@ -25,14 +25,15 @@ from sqlalchemy.engine import make_url
 
 from storage.engine import DEFAULT_BUSY_TIMEOUT_MS, configure_sqlite
 from storage.models import Reply
-from storage.repository import NewReply, _reply_values, _sqlite_pages
+from storage.records import NewReply
+from storage.replies import reply_values, sqlite_pages
 
 _COLUMNS = list(Reply.__table__.c)
 _NAMES = [column.name for column in _COLUMNS]
 
 
 class ThreadedReplyWriter:
-    """Records replies like :meth:`Repository.record_replies`, from a worker thread."""
+    """Records replies like :meth:`ReplyStore.record`, from a worker thread."""
 
     def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         parsed = make_url(url)
@@ -86,12 +87,12 @@ class ThreadedReplyWriter:
 
     def record(self, replies: Sequence[NewReply]) -> int:
         """Record replies in one transaction (blocking); how many were new."""
-        rows = [_reply_values(reply) for reply in replies]
+        rows = [reply_values(reply) for reply in replies]
         if not rows:
             return 0
         new = 0
         with self._engine.begin() as connection:
-            for page in _sqlite_pages(rows):
+            for page in sqlite_pages(rows):
                 result = connection.exec_driver_sql(self._statement(len(page)),
                                                     self._parameters(page))
                 new += int(result.rowcount)

@@ -66,10 +66,10 @@ def test_the_command_hash_ignores_order_but_not_content() -> None:
 
 
 async def test_command_hashes_persist_in_the_database(database: TestDatabase) -> None:
-    assert await database.repo.get_state("commands:1:2") is None
-    await database.repo.set_state("commands:1:2", "abc")
-    await database.repo.set_state("commands:1:2", "def")
+    assert await database.repo.state.get("commands:1:2") is None
+    await database.repo.state.set("commands:1:2", "abc")
+    await database.repo.state.set("commands:1:2", "def")
     # A later start (another engine, as another process would have) sees the newest hash.
-    assert await database.new_repository().get_state("commands:1:2") == "def"
+    assert await database.new_repository().state.get("commands:1:2") == "def"
 
 

@@ -45,8 +45,8 @@ HEADER = (
 async def _class(repo: Repository) -> None:
     """Ann, Ben and Cat reply to both lessons; Dan once, to the first lesson only."""
     await _two_lessons(repo)
-    [cells, *_] = [t for t in await repo.open_threads(course="bio") if t.lesson == "cells"]
-    await repo.record_replies([new_reply(cells, 1_006, DAN, T0 + dt.timedelta(days=2), 25,
+    [cells, *_] = [t for t in await repo.posts.open_threads(course="bio") if t.lesson == "cells"]
+    await repo.replies.record([new_reply(cells, 1_006, DAN, T0 + dt.timedelta(days=2), 25,
                                          name="Dan")])
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from bot.cogs.participation.recorder import ReplyRecorder
 from bot.core.participation_rules import Edit
 from tests.databases import TestDatabase
+from tests.records import replies_of
 from tests.storage.test_replies import ALICE, BOB, T0, new_reply, post_lesson
 
 WAIT = 30.0  # an upper bound only
@@ -38,8 +39,8 @@ async def test_replies_are_written_once_with_edits_and_deletions_in_any_order(
     finally:
         await recorder.close()
 
-    rows = {r.message_id: r for r in await repo.replies_for_student("hist", ALICE)}
-    rows |= {r.message_id: r for r in await repo.replies_for_student("hist", BOB)}
+    rows = {r.message_id: r for r in await replies_of(repo, "hist", ALICE)}
+    rows |= {r.message_id: r for r in await replies_of(repo, "hist", BOB)}
     assert sorted(rows) == [1_001, 1_002, 1_003, 1_004]
     assert rows[1_001].word_count == 9
     assert rows[1_003].word_count == 12
@@ -69,4 +70,4 @@ async def test_a_full_buffer_leaves_replies_out_and_says_when_it_has_caught_up(
         assert not recorder.full
     finally:
         await recorder.close()
-    assert len(await repo.replies_for_student("hist", ALICE)) == 2
+    assert len(await replies_of(repo, "hist", ALICE)) == 2

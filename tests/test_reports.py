@@ -17,11 +17,13 @@ from bot.core.reports import (
     CSV_COLUMNS,
     CheckpointDeadline,
     LessonLine,
+    ReminderOutcome,
     StudentSummary,
     chart_png,
     checkpoint_deadlines,
     escape_for_discord,
     records_csv,
+    reminder_summary,
     reminder_texts,
     stats_text,
     student_stats,
@@ -30,8 +32,8 @@ from bot.core.reports import (
     table_pages,
     to_csv,
 )
-from storage.repository import CutoffCounts, LessonTotal
-from storage.repository import StudentSummary as Totals
+from storage.records import CutoffCounts, LessonTotal
+from storage.records import StudentTotals as Totals
 
 NEW_YORK = ZoneInfo("America/New_York")
 UTC = dt.UTC
@@ -405,3 +407,13 @@ def test_pages_with_no_students_and_a_too_small_limit() -> None:
         "Participation\nNo students and no replies yet."]
     with pytest.raises(ValueError, match="at least 200"):
         table_pages([], max_chars=50)
+
+
+def test_the_teacher_is_told_what_a_reminder_did() -> None:
+    nobody = ReminderOutcome(replied=3, opted_out=1)
+    assert reminder_summary("Rome *falls*", nobody) == (
+        "Nobody to remind about “Rome \\*falls\\*” (3 already replied, 1 turned reminders off).")
+    some = ReminderOutcome(reminded=[7, 8], reminded_before=2, channel_id=55)
+    assert reminder_summary("Rome", some) == (
+        "Reminded 2 student(s) about “Rome” in <#55> (2 were reminded before). Each student "
+        "is reminded once per lesson.")

@@ -44,7 +44,7 @@ async def sync_guilds(bot: SeminarBot, *, force: bool = False) -> list[int]:
     for guild_id in bot.course_guild_ids():
         digest = command_set_hash(command_payload(bot, guild_id))
         key = f"commands:{bot.application_id}:{guild_id}"
-        if not force and await bot.repository.get_state(key) == digest:
+        if not force and await bot.repository.state.get(key) == digest:
             log.info("Slash commands of guild %s are up to date.", guild_id)
             continue
         try:
@@ -61,7 +61,7 @@ async def sync_guilds(bot: SeminarBot, *, force: bool = False) -> list[int]:
             log.error("Syncing the slash commands of server %s failed (%s %s): %s; run "
                       "`seminar sync` to try again.", guild_id, exc.status, exc.code, exc.text)
             continue
-        await bot.repository.set_state(key, digest)
+        await bot.repository.state.set(key, digest)
         log.info("Synced the slash commands of guild %s.", guild_id)
         synced.append(guild_id)
     bot.synced_guilds += synced

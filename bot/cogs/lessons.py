@@ -30,7 +30,7 @@ class LessonsCog(commands.Cog):
 
     async def posted_lessons(self, course_key: str) -> list[PostedLesson]:
         """The course's most recently posted lesson, with when it was posted, if any."""
-        post = await self.bot.repository.latest_post(course_key)
+        post = await self.bot.repository.posts.latest(course_key)
         if post is None:
             return []
         return [PostedLesson(post.lesson, post.posted_at or post.scheduled_at)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import discord
@@ -36,7 +35,7 @@ from bot.core.config import CourseSettings
 
 if TYPE_CHECKING:
     from bot.client.bot import SeminarBot
-    from storage.repository import Post
+    from storage.records import Post
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +47,6 @@ NO_STUDENT_ROLE = (
     "(the role every student has), restart me, and /remind will ping those who have not "
     "replied."
 )
-
-
-@dataclass
-class Outcome:
-    """What a reminder did: who was pinged where, and why the others were not."""
-
-    reminded: list[int] = field(default_factory=list)
-    replied: int = 0
-    opted_out: int = 0
-    reminded_before: int = 0
-    channel_id: int | None = None
 
 
 def reminder_mentions(user_ids: tuple[int, ...]) -> discord.AllowedMentions:
@@ -97,24 +85,24 @@ class RemindersCog(commands.Cog):
     # --- sending -----------------------------------------------------------------------------
 
     async def remind(self, course_key: str, course: CourseSettings, post: Post,
-                     actor_id: int | None) -> Outcome:
+                     actor_id: int | None) -> reports.ReminderOutcome:
         """Ping the students who have not replied to ``post`` yet, once; what happened."""
         repo = self.bot.repository
         roster = roster_of(self.bot.get_guild(course.guild_id), course)
         if roster is None:
             raise UserFacingError(NO_STUDENT_ROLE)
-        replied = {t.author_id for t in await repo.summary(course_key, post_id=post.id)}
-        opted_out = await repo.opted_out(course_key)
+        replied = {t.author_id for t in await repo.reports.summary(course_key, post_id=post.id)}
+        opted_out = await repo.reminders.opted_out(course_key)
         candidates = reports.students_to_remind(roster, replied, opted_out)
-        outcome = Outcome(replied=len(roster.keys() & replied),
+        outcome = reports.ReminderOutcome(replied=len(roster.keys() & replied),
                           opted_out=len((roster.keys() - replied) & opted_out))
         # Marked first, sent second: two reminders at once (a teacher's and the timer's)
         # can never ping a student twice. What could not be sent is released below.
-        fresh = await repo.record_reminders(post.id, candidates)
+        fresh = await repo.reminders.record(post.id, candidates)
         outcome.reminded_before = len(candidates) - len(fresh)
         if not fresh:
             return outcome
-        threads = [t.thread_id for t in await repo.threads_for_post(post.id)]
+        threads = [t.thread_id for t in await repo.posts.threads_of(post.id)]
         channel = await self._channel_for(course, threads)
         messages = reports.reminder_texts(fresh, lesson_title(self.bot, post.lesson),
                                           post.due_at, threads)
@@ -125,9 +113,9 @@ class RemindersCog(commands.Cog):
                 sent.extend(user_ids)
         finally:
             if len(sent) < len(fresh):
-                await repo.release_reminders(post.id, set(fresh) - set(sent))
+                await repo.reminders.release(post.id, set(fresh) - set(sent))
         outcome.reminded, outcome.channel_id = sent, channel.id
-        await repo.audit(course_key, actor_id, "remind",
+        await repo.audit.add(course_key, actor_id, "remind",
                          f"{post.lesson}: {len(sent)} student(s) reminded")
         return outcome
 
@@ -163,7 +151,7 @@ class RemindersCog(commands.Cog):
         slug = lesson.slug if lesson is not None else None
         repo = self.bot.repository
         await interaction.response.defer(ephemeral=True, thinking=True)
-        post = await repo.latest_post(key, slug)
+        post = await repo.posts.latest(key, slug)
         if post is None:
             if slug is None:
                 raise UserFacingError("No lesson has been posted in this course yet, so there "
@@ -171,23 +159,8 @@ class RemindersCog(commands.Cog):
             raise UserFacingError(f"“{lesson_title(self.bot, slug)}” has not been posted yet, "
                                   "so nobody could reply to it.")
         outcome = await self.remind(key, course, post, interaction.user.id)
-        await interaction.followup.send(self._summary(post, outcome), ephemeral=True)
-
-    def _summary(self, post: Post, outcome: Outcome) -> str:
-        """What the teacher is told after /remind."""
-        title = render.escape_for_discord(lesson_title(self.bot, post.lesson), max_length=100)
-        others = []
-        if outcome.replied:
-            others.append(f"{outcome.replied} already replied")
-        if outcome.reminded_before:
-            others.append(f"{outcome.reminded_before} were reminded before")
-        if outcome.opted_out:
-            others.append(f"{outcome.opted_out} turned reminders off")
-        rest = f" ({', '.join(others)})" if others else ""
-        if not outcome.reminded:
-            return f"Nobody to remind about “{title}”{rest}."
-        return (f"Reminded {len(outcome.reminded)} student(s) about “{title}” in "
-                f"<#{outcome.channel_id}>{rest}. Each student is reminded once per lesson.")
+        title = lesson_title(self.bot, post.lesson)
+        await interaction.followup.send(reports.reminder_summary(title, outcome), ephemeral=True)
 
     # --- /reminders on|off -------------------------------------------------------------------
 
@@ -208,7 +181,7 @@ class RemindersCog(commands.Cog):
         # Answer Discord first: a database busy for a few seconds must not outlast the 3 s
         # Discord gives an interaction's first answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await repo.set_reminder_opt_out(key, interaction.user.id, opted_out)
+        await repo.reminders.set_opt_out(key, interaction.user.id, opted_out)
         name = render.escape_for_discord(course.name, max_length=100)
         text = (f"Done: I won't ping you with reminders in {name}. Use /reminders on to get "
                 "them again." if opted_out else
@@ -233,7 +206,7 @@ class RemindersCog(commands.Cog):
             hours = course.reminders.hours_before_due
             if not hours or course.student_role_id is None:
                 continue
-            for post in await repo.posts_due_between(now, now + HORIZON, course=key):
+            for post in await repo.posts.due_between(now, now + HORIZON, course=key):
                 if post.id in self._done or post.due_at is None:
                     continue
                 at = post.due_at - dt.timedelta(hours=hours)

@@ -47,27 +47,6 @@ RETENTION_JOB = "retention"
 NOT_YOURS = "These buttons belong to the teacher who asked for this; run the command yourself."
 
 
-def report_title(course: CourseSettings, title: str | None,
-                 summaries: list[reports.StudentSummary]) -> str:
-    """The heading of a report: course, lesson, and how many students replied."""
-    replied = sum(1 for s in summaries if not s.missing)
-    what = render.escape_for_discord(course.name, max_length=100)
-    if title is not None:
-        what += f" · “{render.escape_for_discord(title, max_length=100)}”"
-    missing = len(summaries) - replied
-    counts = f"{replied} replied" + (f", {missing} not yet" if missing else "")
-    return f"**Participation in {what}** · {counts}"
-
-
-def chart_title(course: CourseSettings, title: str | None, student: str | None) -> str:
-    """What a report's chart shows: per lesson for a course or a student, else per student."""
-    if student is not None:
-        return f"Replies of {student}" + (f": {title}" if title else " per lesson")
-    if title is not None:
-        return f"Replies per student: {title}"
-    return f"Replies per lesson: {course.name}"
-
-
 class OwnedView(discord.ui.View):
     """Buttons only the member who ran the command may press; failures become a sentence."""
 
@@ -234,12 +213,13 @@ class TeacherCog(commands.Cog):
         else:
             summaries = await gradebook.course_report(
                 repo, key, course, roster_of(interaction.guild, course), lesson=slug, now=now)
-            pages = reports.table_pages(summaries, title=report_title(course, title, summaries))
+            page_title = reports.report_title(course, title, summaries)
+            pages = reports.table_pages(summaries, title=page_title)
             chart_data = (summaries if slug else
                           await gradebook.lesson_chart_counts(repo, key))
         file = None
         if chart:
-            heading = chart_title(course, title, student.display_name if student else None)
+            heading = reports.chart_title(course, title, student.display_name if student else None)
             # matplotlib takes a moment: draw off the event loop so the bot stays responsive.
             png = await asyncio.to_thread(reports.chart_png, chart_data, heading)
             file = discord.File(io.BytesIO(png), filename="participation.png")
@@ -255,7 +235,7 @@ class TeacherCog(commands.Cog):
             summaries = await gradebook.course_report(
                 repo, key, course, {student.id: student.display_name}, lesson=slug,
                 student=student.id, now=now)
-            title = report_title(course, lesson_title(self.bot, slug), summaries)
+            title = reports.report_title(course, lesson_title(self.bot, slug), summaries)
             return reports.table_pages(summaries, title=title), summaries
         stats = await gradebook.student_stats(repo, key, course, student.id,
                                               student.display_name, now=now)
@@ -299,7 +279,7 @@ class TeacherCog(commands.Cog):
                                    render.ATTACHMENT_NAME_LIMIT)
         what = f"“{lesson_title(self.bot, slug)}”" if slug else "the whole course"
         # Logged before it is sent: an export that reached the teacher is always in the log.
-        await repo.audit(key, interaction.user.id, "export",
+        await repo.audit.add(key, interaction.user.id, "export",
                          f"participation CSV of {slug or 'the course'}: {len(summaries)} rows")
         await interaction.followup.send(
             f"Gradebook for {render.escape_for_discord(what, max_length=120)}: "
@@ -331,9 +311,9 @@ class TeacherCog(commands.Cog):
     async def forget(self, course_key: str, user_id: int, actor_id: int) -> int:
         """Delete a student's records and write it to the audit log; replies deleted."""
         repo = self.bot.repository
-        deleted = await repo.delete_student(course_key, user_id)
-        await repo.audit(course_key, actor_id, "forget",
-                         f"student {user_id}: {deleted} replies deleted")
+        deleted = (await repo.forget_student(course_key, user_id))["replies"]
+        await repo.audit.add(course_key, actor_id, "forget",
+                             f"student {user_id}: {deleted} replies deleted")
         log.info("Course %s: teacher %s deleted the records of student %s (%s replies).",
                  course_key, actor_id, user_id, deleted)
         return deleted
@@ -350,7 +330,7 @@ class TeacherCog(commands.Cog):
             deleted = await repo.purge_older_than(key, cutoff)
             purged[key] = deleted
             if deleted:
-                await repo.audit(key, None, "purge",
+                await repo.audit.add(key, None, "purge",
                                  f"{deleted} replies older than {course.retention_days} days "
                                  f"(before {cutoff:%Y-%m-%d %H:%M} UTC) deleted")
                 log.info("Course %s: purged %s replies older than %s days.", key, deleted,

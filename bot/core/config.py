@@ -30,6 +30,7 @@ from pydantic_core import ErrorDetails
 
 from bot.core import limits
 from bot.core.calendar import Weekday, to_utc
+from bot.core.problems import Problems
 from bot.core.yamlfile import (
     FileProblem,
     Positions,
@@ -52,12 +53,8 @@ TOKEN_HELP = (
 )
 
 
-class ConfigError(Exception):
+class ConfigError(Problems):
     """The config cannot be used; ``problems`` lists every reason, one sentence each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def _check_zone(name: str) -> str:

@@ -32,17 +32,14 @@ from pydantic import ValidationError
 
 from bot.core import limits
 from bot.core.lessons import SLUG_RE, Lesson, Resource, lesson_problem
+from bot.core.problems import Problems
 from bot.core.yamlfile import field_name
 
 __all__ = ["ImportResult", "PageImportError", "import_page", "slug_for"]
 
 
-class PageImportError(Exception):
+class PageImportError(Problems):
     """A page cannot become a lesson; ``problems`` has one sentence per thing to fix."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)

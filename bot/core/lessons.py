@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bot.core import limits
+from bot.core.problems import Problems
 from bot.core.yamlfile import (
     FileProblem,
     Positions,
@@ -105,12 +106,8 @@ class Lesson(BaseModel):
         return data
 
 
-class LessonError(Exception):
+class LessonError(Problems):
     """One or more lesson files are broken; ``problems`` has one sentence per problem."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 def lesson_problem(error: ErrorDetails) -> tuple[tuple[str | int, ...], str]:

@@ -31,12 +31,12 @@ import io
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.calendar import to_utc
-from bot.core.config import Checkpoint, GradingSettings
+from bot.core.config import Checkpoint, CourseSettings, GradingSettings
 from bot.core.render import MESSAGE_CONTENT_LIMIT, discord_timestamp, escape_for_discord, one_line
 
 Status = Literal["replied", "missing", "off-roster"]
@@ -683,3 +683,55 @@ def records_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> byt
                 cells.append(csv_safe(str(value)))
         writer.writerow(cells)
     return out.getvalue().encode("utf-8-sig")
+
+
+# --- headings and reminders ------------------------------------------------------------
+
+
+def report_title(course: CourseSettings, title: str | None,
+                 summaries: list[StudentSummary]) -> str:
+    """The heading of a report: course, lesson, and how many students replied."""
+    replied = sum(1 for s in summaries if not s.missing)
+    what = escape_for_discord(course.name, max_length=100)
+    if title is not None:
+        what += f" · “{escape_for_discord(title, max_length=100)}”"
+    missing = len(summaries) - replied
+    counts = f"{replied} replied" + (f", {missing} not yet" if missing else "")
+    return f"**Participation in {what}** · {counts}"
+
+
+def chart_title(course: CourseSettings, title: str | None, student: str | None) -> str:
+    """What a report's chart shows: per lesson for a course or a student, else per student."""
+    if student is not None:
+        return f"Replies of {student}" + (f": {title}" if title else " per lesson")
+    if title is not None:
+        return f"Replies per student: {title}"
+    return f"Replies per lesson: {course.name}"
+
+
+@dataclass
+class ReminderOutcome:
+    """What a reminder did: who was pinged where, and why the others were not."""
+
+    reminded: list[int] = field(default_factory=list)
+    replied: int = 0
+    opted_out: int = 0
+    reminded_before: int = 0
+    channel_id: int | None = None
+
+
+def reminder_summary(title: str, outcome: ReminderOutcome) -> str:
+    """What the teacher is told after /remind about the lesson called ``title``."""
+    title = escape_for_discord(title, max_length=100)
+    others = []
+    if outcome.replied:
+        others.append(f"{outcome.replied} already replied")
+    if outcome.reminded_before:
+        others.append(f"{outcome.reminded_before} were reminded before")
+    if outcome.opted_out:
+        others.append(f"{outcome.opted_out} turned reminders off")
+    rest = f" ({', '.join(others)})" if others else ""
+    if not outcome.reminded:
+        return f"Nobody to remind about “{title}”{rest}."
+    return (f"Reminded {len(outcome.reminded)} student(s) about “{title}” in "
+            f"<#{outcome.channel_id}>{rest}. Each student is reminded once per lesson.")

@@ -16,7 +16,8 @@ import discord
 import yaml
 
 from bot.core.config import Settings, parse_settings
-from storage.repository import NewReply, Post, Repository
+from storage.records import NewReply, Post
+from storage.repository import Repository
 from tests.emulator import DiscordEmulator
 from tests.integration.conftest import COURSE, PROMPTS, SEED, course_config
 
@@ -122,15 +123,15 @@ async def post_lesson(
     questions: int = 2,
 ) -> tuple[Post, list[int]]:
     """Record a posted lesson with one emulator thread per question; the post and thread ids."""
-    post_id = await repo.claim_post(COURSE, lesson, scheduled_at, due_at, "test")
+    post_id = await repo.posts.claim(COURSE, lesson, scheduled_at, due_at, "test")
     assert post_id is not None
     threads = [int(emulator.add_thread(room.channel_id, f"Question {i + 1}").id)
                for i in range(questions)]
-    await repo.record_post_message(post_id, room.channel_id, threads[0])
+    await repo.posts.record_message(post_id, room.channel_id, threads[0])
     for index, thread_id in enumerate(threads):
-        await repo.record_thread(post_id, index, thread_id, created_at=scheduled_at)
-    await repo.mark_post(post_id, "posted", now=scheduled_at)
-    post = await repo.get_post(post_id)
+        await repo.posts.record_thread(post_id, index, thread_id, created_at=scheduled_at)
+    await repo.posts.mark(post_id, "posted", now=scheduled_at)
+    post = await repo.posts.get(post_id)
     assert post is not None
     return post, threads
 

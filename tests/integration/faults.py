@@ -214,7 +214,7 @@ def expected_numbers(emulator: DiscordEmulator,
 async def recorded_numbers(repo: Repository) -> dict[int, tuple[int, int, int]]:
     """Per student, from the database as the report reads it: (replies, words, peer replies)."""
     return {s.author_id: (s.replies, s.words, s.peer_replies)
-            for s in await repo.summary(COURSE)}
+            for s in await repo.reports.summary(COURSE)}
 
 
 async def all_recorded(repo: Repository, emulator: DiscordEmulator,
@@ -222,7 +222,7 @@ async def all_recorded(repo: Repository, emulator: DiscordEmulator,
     """Wait until the database holds a reply for every student message in the threads."""
     async def caught_up() -> bool:
         wanted = {int(m["id"]) for m in student_messages(emulator, thread_ids)}
-        have = {r.message_id for r in await repo.replies(COURSE, include_deleted=True)}
+        have = {r.message_id for r in await repo.replies.matching(COURSE, include_deleted=True)}
         return wanted <= have
 
     await until(caught_up, seconds)
@@ -230,8 +230,8 @@ async def all_recorded(repo: Repository, emulator: DiscordEmulator,
 
 async def lesson_threads(repo: Repository) -> list[int]:
     """The question threads of every posted lesson of the course, in order."""
-    return [t.thread_id for p in await repo.posts(COURSE) for t in
-            await repo.threads_for_post(p.id)]
+    return [t.thread_id for p in await repo.posts.matching(COURSE) for t in
+            await repo.posts.threads_of(p.id)]
 
 
 def report_counts(content: str) -> dict[str, int]:

@@ -240,7 +240,7 @@ async def test_a_lesson_full_of_mass_mentions_is_posted_and_shown_without_a_ping
             room.guild_id, room.channel_id, room.teacher_id, "remind",
             options={"lesson": TOWN_HALL})
         assert bot.repository is not None
-        post = await bot.repository.latest_post("history-101", TOWN_HALL)
+        post = await bot.repository.posts.latest("history-101", TOWN_HALL)
 
     assert posted.final().content.startswith("Posted “@everyone Town Hall"), posted.final()
     assert post is not None and post.status == "posted"

@@ -30,7 +30,8 @@ from bot.client.errors import APOLOGY, SERVER_TROUBLE
 from bot.core.config import Settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
-from storage.repository import PostStatus, Repository
+from storage.records import PostStatus
+from storage.repository import Repository
 from tests.emulator import DiscordEmulator, InteractionResult
 from tests.integration.classroom import SECOND, SECOND_TITLE, two_lessons
 from tests.integration.conftest import COURSE, SEED, StartBot, until
@@ -181,7 +182,7 @@ async def test_discord_fails_while_a_teacher_posts_a_lesson(
     assert asked.embeds[0]["title"] == SEED_TITLE
     assert_posted_once(emulator, course.class_channel_id)
     # A half-sent attempt is completed, not posted anew; one that sent nothing stays failed.
-    assert [p.status for p in await repo.posts(COURSE)] == (
+    assert [p.status for p in await repo.posts.matching(COURSE)] == (
         ["failed", "posted"] if (target, status) == ("send", 403) else ["posted"])
     assert emulator.calls_to("POST", path)[0].injected
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
@@ -198,7 +199,7 @@ async def test_a_scheduled_post_refused_half_way_is_finished_when_the_teacher_re
         await emulator.wait_for(lambda: emulator.messages(course.teacher_channel_id))
         # The class sees the lesson and its first question, without a thread.
         assert titles(emulator, course.class_channel_id) == [SEED_TITLE, "Question 1 of 2"]
-        (failed,) = await repo.posts(COURSE)
+        (failed,) = await repo.posts.matching(COURSE)
         again = await post_and_tell(emulator, course)
         asked = await ask_lesson(emulator, course)
     (told,) = emulator.messages(course.teacher_channel_id)
@@ -206,7 +207,7 @@ async def test_a_scheduled_post_refused_half_way_is_finished_when_the_teacher_re
     assert len(again) == 1 and again[0].startswith(f"Posted “{SEED_TITLE}”: "), again
     assert asked.embeds[0]["title"] == SEED_TITLE
     assert_posted_once(emulator, course.class_channel_id)
-    (post,) = await repo.posts(COURSE)
+    (post,) = await repo.posts.matching(COURSE)
     assert (post.id, post.status, post.attempts) == (failed.id, "posted", 2)
     assert post.scheduled_at == failed.scheduled_at  # still the calendar's post, due as set
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
@@ -255,7 +256,8 @@ async def test_the_gateway_drops_again_and_again_while_students_reply(
     expected = expected_numbers(emulator, every_thread)
     assert sum(n for n, _, _ in expected.values()) == len(burst.sent)
     assert await recorded_numbers(repo) == expected
-    assert sorted(r.message_id for r in await repo.replies(COURSE, include_deleted=True)) == (
+    recorded = await repo.replies.matching(COURSE, include_deleted=True)
+    assert sorted(r.message_id for r in recorded) == (
         sorted(int(m["id"]) for m in burst.sent))
     assert counts == by_name(course, expected)
     assert emulator.resume_count == sum(1 for r, _ in DROPS if r)
@@ -287,7 +289,8 @@ async def post_second_lesson_now(bot: SeminarBot, course: Course, emulator: Disc
 
 async def second_posted(repo: Repository) -> bool:
     """Whether the second lesson is posted with its threads."""
-    return any(p.lesson == SECOND and p.status == "posted" for p in await repo.posts(COURSE))
+    posts = await repo.posts.matching(COURSE)
+    return any(p.lesson == SECOND and p.status == "posted" for p in posts)
 
 
 # --- SIGKILL in the middle of a burst ---------------------------------------------------------
@@ -384,7 +387,8 @@ async def test_seminar_run_killed_in_a_burst_of_replies_and_restarted(
     assert len(burst.sent) - killed_at >= 40  # written while the bot was dead or restarting
     expected = expected_numbers(emulator, every_thread)
     assert await recorded_numbers(repo) == expected
-    assert sorted(r.message_id for r in await repo.replies(COURSE, include_deleted=True)) == (
+    recorded = await repo.replies.matching(COURSE, include_deleted=True)
+    assert sorted(r.message_id for r in recorded) == (
         sorted(int(m["id"]) for m in burst.sent))
     assert counts == by_name(course, expected)
     assert asked.embeds[0]["title"] == SEED_TITLE  # the latest scheduled of the two
@@ -397,7 +401,7 @@ async def test_seminar_run_killed_in_a_burst_of_replies_and_restarted(
 
 async def repo_has_replies(repo: Repository) -> bool:
     """Whether any reply is recorded yet."""
-    return bool(await repo.replies(COURSE, include_deleted=True))
+    return bool(await repo.replies.matching(COURSE, include_deleted=True))
 
 
 # --- the database is locked for a while ---------------------------------------------------------
@@ -475,8 +479,8 @@ async def test_a_locked_database_delays_replies_posts_and_commands_but_loses_not
         every_thread = await lesson_threads(repo)
         await all_recorded(repo, emulator, every_thread)
         counts = await report(emulator, course)
-        opted_out = await repo.opted_out(COURSE)
-        skipped = await repo.posts(COURSE, statuses=SKIPPED)
+        opted_out = await repo.reminders.opted_out(COURSE)
+        skipped = await repo.posts.matching(COURSE, statuses=SKIPPED)
     assert during.embeds[0]["title"] in (SEED_TITLE, SECOND_TITLE)
     assert [r.error for r in writes] == [None, None, None]
     reminders_off, skip, forgotten = (r.final() for r in writes)
@@ -489,7 +493,8 @@ async def test_a_locked_database_delays_replies_posts_and_commands_but_loses_not
     assert [p.lesson for p in skipped] == [SEED]
     expected = expected_numbers(emulator, every_thread)
     assert await recorded_numbers(repo) == expected
-    assert sorted(r.message_id for r in await repo.replies(COURSE, include_deleted=True)) == (
+    recorded = await repo.replies.matching(COURSE, include_deleted=True)
+    assert sorted(r.message_id for r in recorded) == (
         sorted(int(m["id"]) for m in burst.sent))
     assert counts == by_name(course, expected)
     assert_posted_once(emulator, course.class_channel_id, lessons=(SEED_TITLE, SECOND_TITLE))
@@ -533,7 +538,8 @@ async def test_a_database_locked_longer_than_the_bot_waits_is_caught_up_once_it_
     assert seen(again)[-1].startswith("Done: I won't ping you with reminders")
     expected = expected_numbers(emulator, threads)
     assert await recorded_numbers(repo) == expected
-    assert sorted(r.message_id for r in await repo.replies(COURSE, include_deleted=True)) == (
+    recorded = await repo.replies.matching(COURSE, include_deleted=True)
+    assert sorted(r.message_id for r in recorded) == (
         sorted(int(m["id"]) for m in burst.sent))
     assert counts == by_name(course, expected)
     assert emulator.identify_count == 2  # caught up without waiting for another reconnect
@@ -556,7 +562,7 @@ async def test_a_restart_finishes_a_half_done_post_at_once(
                                 and stuck.hits >= 1, timeout=60)
         await first.kill()
     emulator.clear_injections()
-    [claimed] = await repo.posts(COURSE)
+    [claimed] = await repo.posts.matching(COURSE)
     assert claimed.status == "claimed"
     async with seminar_run(config, emulator.token, tmp_path / "second.log") as second:
         # Well inside the minute the dead process's lease still had to run.
@@ -565,7 +571,7 @@ async def test_a_restart_finishes_a_half_done_post_at_once(
         await until(lambda: post_is_posted(repo))
         assert await second.stop() == 0
     assert_posted_once(emulator, course.class_channel_id)
-    [post] = await repo.posts(COURSE)
+    [post] = await repo.posts.matching(COURSE)
     assert post.attempts == 2 and post.claimed_by != claimed.claimed_by
     log = second.text()
     assert (f"Taking over post {post.id} ({COURSE}, {SEED}) from {claimed.claimed_by}: its "
@@ -574,7 +580,7 @@ async def test_a_restart_finishes_a_half_done_post_at_once(
 
 
 async def post_is_posted(repo: Repository) -> bool:
-    return [p.status for p in await repo.posts(COURSE)] == ["posted"]
+    return [p.status for p in await repo.posts.matching(COURSE)] == ["posted"]
 
 
 # --- no route to Discord --------------------------------------------------------------------------

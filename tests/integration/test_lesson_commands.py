@@ -326,10 +326,10 @@ async def test_the_current_lesson_is_the_latest_posted_then_scheduled_then_newes
         assert await current_title() == SEED_TITLE
         # A lesson the bot actually posted wins over the calendar.
         assert bot.repository is not None
-        post_id = await bot.repository.claim_post(
+        post_id = await bot.repository.posts.claim(
             "history-101", "cold-war", discord_now(), None, "test")
         assert post_id is not None
-        await bot.repository.mark_post(post_id, "posted")
+        await bot.repository.posts.mark(post_id, "posted")
         assert await current_title() == "The Cold War Begins"
 
 

@@ -22,10 +22,12 @@ from bot.cogs.participation import ParticipationCog
 from bot.core.config import Settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
-from storage.repository import Repository, StudentSummary
+from storage.records import StudentTotals
+from storage.repository import Repository
 from tests.emulator import DiscordEmulator
 from tests.emulator.model import INTENT_GUILD_MESSAGES
 from tests.integration.conftest import COURSE, SEED, School, StartBot, make_settings, until
+from tests.records import cursor
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -76,21 +78,21 @@ async def post_lesson(
     due_at = due_at if due_at is not None else posted_at + 2 * DAY
     channel = emulator.state.channel(school.class_channel_id)
     bot_user = emulator.state.bot
-    post_id = await repo.claim_post(COURSE, lesson, posted_at, due_at, "test")
+    post_id = await repo.posts.claim(COURSE, lesson, posted_at, due_at, "test")
     assert post_id is not None
     message = emulator.create_message(channel, bot_user, {"content": f"Lesson {lesson}"}, [],
                                       created_at=posted_at)
-    await repo.record_post_message(post_id, school.class_channel_id, int(message["id"]))
+    await repo.posts.record_message(post_id, school.class_channel_id, int(message["id"]))
     threads = []
     for index in range(questions):
         question = emulator.create_message(channel, bot_user, {"content": f"Q{index + 1}?"},
                                            [], created_at=posted_at)
         thread = emulator.add_thread(school.class_channel_id, f"Question {index + 1}",
                                      message_id=int(question["id"]), created_at=posted_at)
-        await repo.record_thread(post_id, index, thread.id, int(question["id"]),
+        await repo.posts.record_thread(post_id, index, thread.id, int(question["id"]),
                                  created_at=posted_at)
         threads.append(thread.id)
-    await repo.mark_post(post_id, "posted", now=posted_at)
+    await repo.posts.mark(post_id, "posted", now=posted_at)
     await emulator.gateway.flush()
     return PostedLesson(post_id, threads)
 
@@ -101,7 +103,7 @@ def recorded(repo: Repository, *messages: dict[str, Any]) -> Callable[[], Awaita
     """A check: every one of these messages has a reply record."""
 
     async def check() -> bool:
-        return all([await repo.reply(int(m["id"])) is not None for m in messages])
+        return all([await repo.replies.get(int(m["id"])) is not None for m in messages])
 
     return check
 
@@ -111,7 +113,7 @@ async def say(emulator: DiscordEmulator, thread_id: int, author: int, text: str,
     return await emulator.user_message(thread_id, author, text, **options)
 
 
-def numbers(summaries: list[StudentSummary]) -> dict[int, tuple[int, int, int, int]]:
+def numbers(summaries: list[StudentTotals]) -> dict[int, tuple[int, int, int, int]]:
     """Per student: replies, words, peer replies, late replies."""
     return {s.author_id: (s.replies, s.words, s.peer_replies, s.late_replies) for s in summaries}
 
@@ -145,7 +147,7 @@ async def test_replies_in_several_threads_by_several_students(
             await say(emulator, q2, students.carol, "Hard to say."),
         ]
         await until(recorded(repo, *sent))
-    summary = await repo.summary(COURSE)
+    summary = await repo.reports.summary(COURSE)
     assert numbers(summary) == {
         students.alice: (3, 5 + 5 + 5, 0, 0),
         students.bob: (1, 4, 0, 0),
@@ -154,7 +156,7 @@ async def test_replies_in_several_threads_by_several_students(
     by_id = {s.author_id: s for s in summary}
     assert by_id[students.alice].questions_answered == 2
     assert by_id[students.bob].author_name == "Bob B."
-    reply = await repo.reply(int(sent[0]["id"]))
+    reply = await repo.replies.get(int(sent[0]["id"]))
     assert reply is not None
     assert (reply.thread_id, reply.question_index, reply.lesson) == (q1, 0, SEED)
     assert reply.char_count == len("Stalin used terror to rule.")
@@ -171,7 +173,7 @@ async def test_replies_written_during_a_burst_are_all_recorded_once(
         sent = [await say(emulator, lesson.threads[0], authors[i % 3], f"reply number {i}")
                 for i in range(250)]
         await until(recorded(repo, sent[-1], sent[0]))
-    assert numbers(await repo.summary(COURSE)) == {
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (84, 84 * 3, 0, 0),
         students.bob: (83, 83 * 3, 0, 0),
         students.carol: (83, 83 * 3, 0, 0),
@@ -193,18 +195,18 @@ async def test_peer_replies_by_reply_and_by_mention(
         own = await say(emulator, thread, students.alice, "To add to my point.",
                         reply_to=int(first["id"]))
         await until(recorded(repo, first, answer, mention, own))
-    assert numbers(await repo.summary(COURSE)) == {
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (2, 6 + 5, 0, 0),
         students.bob: (1, 4, 1, 0),
         students.carol: (1, 4, 1, 0),
     }
-    bob_reply = await repo.reply(int(answer["id"]))
+    bob_reply = await repo.replies.get(int(answer["id"]))
     assert bob_reply is not None
     assert (bob_reply.reply_to_message_id, bob_reply.reply_to_author_id) == (
         int(first["id"]), students.alice)
-    carol_reply = await repo.reply(int(mention["id"]))
+    carol_reply = await repo.replies.get(int(mention["id"]))
     assert carol_reply is not None and carol_reply.reply_to_author_id == students.bob
-    own_reply = await repo.reply(int(own["id"]))
+    own_reply = await repo.replies.get(int(own["id"]))
     assert own_reply is not None and own_reply.reply_to_author_id is None
 
 
@@ -221,7 +223,7 @@ async def test_a_reply_after_the_due_time_is_late(
                             created_at=due - DAY)
         late = await say(emulator, thread, students.bob, "Sorry this is late.")
         await until(recorded(repo, on_time, late))
-    assert numbers(await repo.summary(COURSE)) == {
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (1, 4, 0, 0),
         students.bob: (1, 4, 0, 1),
     }
@@ -240,7 +242,7 @@ async def test_an_edit_changes_the_counts(
                                  "Too short, so here is a longer answer.")
 
         async def edited() -> bool:
-            reply = await repo.reply(int(recorded_first["id"]))
+            reply = await repo.replies.get(int(recorded_first["id"]))
             return reply is not None and reply.word_count == 8
 
         await until(edited)
@@ -248,11 +250,11 @@ async def test_an_edit_changes_the_counts(
         quick = await say(emulator, thread, students.bob, "One.")
         await emulator.user_edit(thread, int(quick["id"]), "One two three.")
         await until(recorded(repo, quick))
-    assert numbers(await repo.summary(COURSE)) == {
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (1, 8, 0, 0),
         students.bob: (1, 3, 0, 0),
     }
-    reply = await repo.reply(int(quick["id"]))
+    reply = await repo.replies.get(int(quick["id"]))
     assert reply is not None and reply.edited_at is not None and reply.text is None
 
 
@@ -269,7 +271,7 @@ async def test_a_deleted_reply_is_marked_not_erased(
         await emulator.user_delete(thread, int(gone["id"]))
 
         async def marked() -> bool:
-            reply = await repo.reply(int(gone["id"]))
+            reply = await repo.replies.get(int(gone["id"]))
             return reply is not None and reply.deleted_at is not None
 
         await until(marked)
@@ -284,12 +286,12 @@ async def test_a_deleted_reply_is_marked_not_erased(
         await channel.delete_messages([discord.Object(int(m["id"])) for m in spam])
 
         async def all_marked() -> bool:
-            replies = [await repo.reply(int(m["id"])) for m in (quick, *spam)]
+            replies = [await repo.replies.get(int(m["id"])) for m in (quick, *spam)]
             return all(r is not None and r.deleted_at is not None for r in replies)
 
         await until(all_marked)
-    assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
-    everything = await repo.replies(COURSE, include_deleted=True)
+    assert numbers(await repo.reports.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
+    everything = await repo.replies.matching(COURSE, include_deleted=True)
     assert len(everything) == 5
 
 
@@ -313,7 +315,7 @@ async def test_a_duplicated_message_event_is_recorded_once(
         await send_again(message)  # after it was written
         barrier = await say(emulator, thread, students.bob, "After the duplicates.")
         await until(recorded(repo, barrier))
-    assert numbers(await repo.summary(COURSE)) == {
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (1, 4, 0, 0),
         students.bob: (1, 3, 0, 0),
     }
@@ -338,9 +340,9 @@ async def test_only_student_messages_in_lesson_threads_are_recorded(
                                 {"content": "Seminar's own note."}, [])
         barrier = await say(emulator, thread, students.alice, "The only reply.")
         await until(recorded(repo, barrier))
-    assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
+    assert numbers(await repo.reports.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
     for message in outside:
-        assert await repo.reply(int(message["id"])) is None
+        assert await repo.replies.get(int(message["id"])) is None
 
 
 @pytest.mark.parametrize("store_text", [False, True])
@@ -357,11 +359,11 @@ async def test_reply_text_is_stored_only_when_the_course_says_so(
         await emulator.user_edit(thread, int(message["id"]), "My edited thoughts, now longer.")
 
         async def edited() -> bool:
-            reply = await repo.reply(int(message["id"]))
+            reply = await repo.replies.get(int(message["id"]))
             return reply is not None and reply.word_count == 5
 
         await until(edited)
-    reply = await repo.reply(int(message["id"]))
+    reply = await repo.replies.get(int(message["id"]))
     assert reply is not None
     assert reply.text == ("My edited thoughts, now longer." if store_text else None)
     assert reply.char_count == len("My edited thoughts, now longer.")
@@ -378,8 +380,8 @@ async def test_replies_waiting_in_the_buffer_are_written_on_shutdown(
         await emulator.wait_for(lambda: cog.catch_up.runs >= 1)  # start-up catch-up done
         message = await say(emulator, lesson.threads[0], students.alice, "Just in time.")
         await emulator.wait_for(lambda: int(message["id"]) in cog.recorder.buffer)
-        assert await repo.reply(int(message["id"])) is None
-    assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
+        assert await repo.replies.get(int(message["id"])) is None
+    assert numbers(await repo.reports.summary(COURSE)) == {students.alice: (1, 3, 0, 0)}
 
 
 async def test_replies_left_out_of_a_full_buffer_are_read_back_from_discord(
@@ -402,7 +404,7 @@ async def test_replies_left_out_of_a_full_buffer_are_read_back_from_discord(
         cog.recorder.buffer.max_delay = 0.0
         assert await cog.recorder.flush()
         await until(recorded(repo, *sent))
-    assert numbers(await repo.summary(COURSE)) == {students.alice: (8, 8 * 3, 0, 0)}
+    assert numbers(await repo.reports.summary(COURSE)) == {students.alice: (8, 8 * 3, 0, 0)}
 
 
 async def test_a_thread_opened_while_running_is_read_from_its_start(
@@ -414,12 +416,12 @@ async def test_a_thread_opened_while_running_is_read_from_its_start(
         thread = lesson.threads[0]
         # Alice answers before the posting cog has announced the thread.
         early = await say(emulator, thread, students.alice, "First!")
-        info = await repo.thread_info(thread)
+        info = await repo.posts.thread_info(thread)
         assert info is not None
         bot.dispatch("seminar_thread_opened", info)
         later = await say(emulator, thread, students.bob, "Second, and longer.")
         await until(recorded(repo, early, later))
-    assert numbers(await repo.summary(COURSE)) == {
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (1, 1, 0, 0),
         students.bob: (1, 3, 0, 0),
     }
@@ -443,7 +445,7 @@ async def test_a_resumable_outage_loses_nothing(
         after = await say(emulator, q2, students.alice, "After it.")
         await until(recorded(repo, before, *during, after))
     assert emulator.identify_count == 1
-    assert numbers(await repo.summary(COURSE)) == {
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (2, 3 + 2, 0, 0),
         students.bob: (1, 6, 0, 0),
         students.carol: (1, 2, 0, 0),
@@ -467,10 +469,10 @@ async def test_an_outage_without_resume_is_caught_up_from_history(
         await emulator.wait_for(lambda: emulator.identify_count == 2)
         after = await say(emulator, q1, students.carol, "Back again.")
         await until(recorded(repo, *missed, after))
-        cursor = await repo.get_cursor(q2)
+        read_to = await cursor(repo, q2)
     assert emulator.resume_count == 0  # the missed messages came from history, not a replay
-    assert cursor is not None and cursor >= int(missed[2]["id"])
-    assert numbers(await repo.summary(COURSE)) == {
+    assert read_to is not None and read_to >= int(missed[2]["id"])
+    assert numbers(await repo.reports.summary(COURSE)) == {
         students.alice: (2, 3 + 3, 0, 0),
         students.bob: (1, 4, 0, 0),
         students.carol: (2, 2 + 2, 0, 0),
@@ -500,11 +502,11 @@ async def test_replies_made_while_the_bot_was_down_are_recorded_once_after_resta
         students.bob: (3, 9, 0, 0),
         students.carol: (1, 3, 0, 0),
     }
-    assert numbers(await repo.summary(COURSE)) == expected
+    assert numbers(await repo.reports.summary(COURSE)) == expected
     # Another restart reads the same history again and records nothing twice.
     async with start_bot(settings) as bot:
         await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
-    assert numbers(await repo.summary(COURSE)) == expected
+    assert numbers(await repo.reports.summary(COURSE)) == expected
 
 
 async def test_a_closed_discussion_keeps_only_replies_written_while_it_was_open(
@@ -523,13 +525,13 @@ async def test_a_closed_discussion_keeps_only_replies_written_while_it_was_open(
         too_late = await say(emulator, thread, students.carol, "Long after it closed.")
         barrier_lesson = await post_lesson(emulator, repo, school, questions=1,
                                            lesson="another-lesson")
-        info = await repo.thread_info(barrier_lesson.threads[0])
+        info = await repo.posts.thread_info(barrier_lesson.threads[0])
         assert info is not None
         bot.dispatch("seminar_thread_opened", info)
         barrier = await say(emulator, barrier_lesson.threads[0], students.alice, "Fresh.")
         await until(recorded(repo, barrier))
-    assert await repo.reply(int(too_late["id"])) is None
-    assert numbers(await repo.summary(COURSE, lesson=SEED)) == {
+    assert await repo.replies.get(int(too_late["id"])) is None
+    assert numbers(await repo.reports.summary(COURSE, lesson=SEED)) == {
         students.alice: (1, 2, 0, 0),
         students.bob: (1, 3, 0, 1),
     }
@@ -557,7 +559,7 @@ async def test_edits_and_deletions_made_while_the_bot_was_down_reach_the_records
         await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
         bobs = await say(emulator, thread, students.bob, "Wrong thread, sorry.")  # live
         await until(recorded(repo, draft, carols, bobs))
-    assert (await repo.get_cursor(thread) or 0) >= int(carols["id"])
+    assert (await cursor(repo, thread) or 0) >= int(carols["id"])
     # While the bot is stopped: Alice turns her draft into an answer, Carol and Bob delete.
     await emulator.user_edit(thread, int(draft["id"]), TWELVE_WORDS)
     await emulator.user_delete(thread, int(carols["id"]))
@@ -566,17 +568,17 @@ async def test_edits_and_deletions_made_while_the_bot_was_down_reach_the_records
     async with start_bot(settings) as bot:
         await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
         reads = history_reads(emulator, thread)
-    assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
-    alice = await repo.reply(int(draft["id"]))
+    assert numbers(await repo.reports.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
+    alice = await repo.replies.get(int(draft["id"]))
     assert alice is not None and alice.edited_at is not None and alice.deleted_at is None
     for gone in (carols, bobs):  # marked, not erased: still in the students' own data
-        record = await repo.reply(int(gone["id"]))
+        record = await repo.replies.get(int(gone["id"]))
         assert record is not None and record.deleted_at is not None
     assert reads == 1  # a thread of fewer than 100 messages costs one history request
     # Another restart finds nothing new and changes nothing.
     async with start_bot(settings) as bot:
         await emulator.wait_for(lambda: cog_of(bot).catch_up.runs >= 1)
-    assert numbers(await repo.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
+    assert numbers(await repo.reports.summary(COURSE)) == {students.alice: (1, 12, 0, 0)}
 
 
 async def test_edits_and_deletions_during_a_lost_session_reach_the_records(
@@ -599,10 +601,10 @@ async def test_edits_and_deletions_during_a_lost_session_reach_the_records(
         await emulator.wait_for(lambda: cog_of(bot).catch_up.runs > runs)
 
         async def caught_up() -> bool:
-            return numbers(await repo.summary(COURSE)) == {
+            return numbers(await repo.reports.summary(COURSE)) == {
                 students.alice: (1, 12, 0, 0), students.carol: (1, 4, 0, 0)}
 
         await until(caught_up)
     assert emulator.resume_count == 0
-    record = await repo.reply(int(doomed["id"]))
+    record = await repo.replies.get(int(doomed["id"]))
     assert record is not None and record.deleted_at is not None

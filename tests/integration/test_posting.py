@@ -24,10 +24,12 @@ from bot.cogs.posting import PostingCog
 from bot.core.config import Settings, parse_settings
 from storage.engine import create_engine
 from storage.models import LessonPost
-from storage.repository import Post, Repository, ThreadInfo
+from storage.records import Post, ThreadInfo
+from storage.repository import Repository
 from tests.emulator import ActionRejected, DiscordEmulator
 from tests.emulator.model import SEND_MESSAGES
 from tests.integration.conftest import PROMPTS, SEED, StartBot, until
+from tests.records import audit_log
 
 T = TypeVar("T")
 ZONE = ZoneInfo("America/New_York")
@@ -119,7 +121,7 @@ def cog_of(bot: SeminarBot) -> PostingCog:
 async def settled(repo: Repository, course_key: str = COURSE, count: int = 1) -> list[Post]:
     """Wait until ``count`` posts of a course are no longer being posted; those posts."""
     async def done() -> list[Post] | None:
-        posts = await repo.posts(course_key)
+        posts = await repo.posts.matching(course_key)
         finished = [p for p in posts if p.status != "claimed"]
         return finished if len(finished) >= count else None
     return await until(done)
@@ -220,7 +222,7 @@ async def test_a_lesson_due_in_two_seconds_is_posted_once_with_a_thread_per_ques
     # Restarted: the post is recorded, so nothing is posted again.
     async with start_bot(settings) as bot:
         await cog_of(bot).run_due()
-        assert len(await repo_of(bot).posts(COURSE)) == 1
+        assert len(await repo_of(bot).posts.matching(COURSE)) == 1
         # The Transcript button still answers after the restart (it is persistent).
         again = await emulator.click_button(room.guild_id, room.class_channel_id,
                                             room.student_id, int(lesson["id"]), TRANSCRIPT_ID)
@@ -246,7 +248,7 @@ async def test_in_a_forum_each_question_is_a_tagged_post(
         assert [t["applied_tags"] for t in threads] == [
             [str(tags["Announcements"])], [str(tags["Question"])], [str(tags["Question"])]]
         assert post.message_id == int(threads[0]["id"])
-        recorded = await repo_of(bot).threads_for_post(post.id)
+        recorded = await repo_of(bot).posts.threads_of(post.id)
         assert [t.thread_id for t in recorded] == [int(t["id"]) for t in threads[1:]]
         for number, thread in enumerate(threads[1:], 1):
             (starter,) = emulator.messages(int(thread["id"]))
@@ -271,7 +273,7 @@ async def test_a_restart_in_the_middle_of_a_post_completes_it_without_duplicates
     async with start_bot(settings) as bot:
         await emulator.wait_for(lambda: any(c.injected for c in emulator.calls_to(
             "POST", r"/messages/\d+/threads$")))
-        (post,) = await repo_of(bot).posts(COURSE)
+        (post,) = await repo_of(bot).posts.matching(COURSE)
         assert post.status == "claimed" and post.message_id is not None
     assert len(bot_messages(emulator, room.class_channel_id)) == 2
     assert emulator.threads(room.class_channel_id) == []
@@ -284,7 +286,7 @@ async def test_a_restart_in_the_middle_of_a_post_completes_it_without_duplicates
         (post,) = await settled(repo_of(bot))
         assert post.status == "posted" and post.attempts == 2
         assert post.message_id == int(bot_messages(emulator, room.class_channel_id)[0]["id"])
-        assert len(await repo_of(bot).threads_for_post(post.id)) == 2
+        assert len(await repo_of(bot).posts.threads_of(post.id)) == 2
     assert_one_complete_text_post(emulator, room.class_channel_id)
 
 
@@ -321,7 +323,7 @@ async def test_two_bots_on_one_database_post_once(
         (post,) = await settled(repo_of(first))
         assert post.status == "posted"
         await asyncio.gather(*(cog.run_due() for cog in cogs))
-        assert len(await repo_of(second).posts(COURSE)) == 1
+        assert len(await repo_of(second).posts.matching(COURSE)) == 1
     assert_one_complete_text_post(emulator, room.class_channel_id)
 
 
@@ -419,7 +421,7 @@ async def test_a_403_fails_that_post_tells_the_teacher_and_other_courses_still_p
         (failed,) = await settled(repo_of(bot), COURSE)
         (posted,) = await settled(repo_of(bot), "art-201")
         await emulator.wait_for(lambda: emulator.messages(room.teacher_channel_id))
-        audit = await repo_of(bot).list_audit(COURSE)
+        audit = await audit_log(repo_of(bot), COURSE)
     assert posted.status == "posted"
     assert_one_complete_text_post(emulator, art.id)
 
@@ -461,17 +463,17 @@ async def test_lock_at_due_locks_the_threads_at_the_due_time(
         room, [entry({"seconds": 1}, due={"seconds": 3})], lock_at_due=True)})
     async with start_bot(settings) as bot:
         (post,) = await settled(repo_of(bot))
-        thread_ids = [t.thread_id for t in await repo_of(bot).threads_for_post(post.id)]
+        thread_ids = [t.thread_id for t in await repo_of(bot).posts.threads_of(post.id)]
         await emulator.wait_for(lambda: all(
             emulator.channel(t)["thread_metadata"]["locked"] for t in thread_ids))
 
         async def recorded_locked() -> bool:
-            return all(t.locked for t in await repo_of(bot).threads_for_post(post.id))
+            return all(t.locked for t in await repo_of(bot).posts.threads_of(post.id))
 
         await until(recorded_locked)
         with pytest.raises(ActionRejected):
             await emulator.user_message(thread_ids[0], room.student_id, "Too late?")
-        audit = await repo_of(bot).list_audit(COURSE)
+        audit = await audit_log(repo_of(bot), COURSE)
     assert "threads_locked" in [a.action for a in audit]
     for thread_id in thread_ids:
         assert emulator.channel(thread_id)["thread_metadata"]["archived"]
@@ -513,7 +515,7 @@ async def test_schedule_commands_for_a_teacher_and_refused_for_a_student(
         skipped = await schedule(room.teacher_id, "skip", lesson=SEED)
         assert skipped.ephemeral
         assert skipped.content.startswith(f"Skipped “{SEED_TITLE}” on <t:")
-        upcoming = await repo_of(bot).posts(COURSE, statuses=("skipped",))
+        upcoming = await repo_of(bot).posts.matching(COURSE, statuses=("skipped",))
         assert len(upcoming) == 1 and upcoming[0].scheduled_at > dt.datetime.now(dt.UTC)
 
         again = await schedule(room.teacher_id, "list")
@@ -526,7 +528,7 @@ async def test_schedule_commands_for_a_teacher_and_refused_for_a_student(
         refused_post = await schedule(room.student_id, "post", lesson=SEED)
         assert refused_post.content == "Only the course's teachers can use this command."
 
-        audit = await repo_of(bot).list_audit(COURSE)
+        audit = await audit_log(repo_of(bot), COURSE)
     teacher_actions = [(a.action, a.actor_id) for a in audit if a.actor_id is not None]
     assert teacher_actions == [("schedule_skip", room.teacher_id),
                                ("schedule_post", room.teacher_id)]

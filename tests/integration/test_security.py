@@ -40,6 +40,7 @@ from tests.integration.classroom import (
     two_lessons,
 )
 from tests.integration.conftest import COURSE, SEED, StartBot, until
+from tests.records import audit_log, reminded
 
 REPO = Path(__file__).resolve().parents[2]
 DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
@@ -105,7 +106,7 @@ async def test_teacher_commands_refuse_members_even_when_opened_to_everyone(
         assert repo is not None
         post, threads = await post_lesson(repo, emulator, room, scheduled_at=t - 2 * DAY,
                                           due_at=t + DAY)
-        await repo.record_replies([reply(post, threads, 0, bob, "bob", t - DAY, 40)])
+        await repo.replies.record([reply(post, threads, 0, bob, "bob", t - DAY, 40)])
         commands = emulator.commands(room.guild_id)
         # A server admin opens every command to @everyone (Server Settings > Integrations).
         for command in commands:
@@ -122,10 +123,10 @@ async def test_teacher_commands_refuse_members_even_when_opened_to_everyone(
         teacher = await emulator.invoke_command(
             room.guild_id, room.channel_id, room.teacher_id, "participation",
             subcommand="report")
-        replies = await repo.replies(COURSE)
-        posts = await repo.posts(COURSE)
-        audit = await repo.list_audit(COURSE)
-        reminded = await repo.reminded(post.id)
+        replies = await repo.replies.matching(COURSE)
+        posts = await repo.posts.matching(COURSE)
+        audit = await audit_log(repo, COURSE)
+        pinged = await reminded(repo, post.id)
 
     assert {name for name, _, _ in invocations} >= {"schedule", "participation", "remind",
                                                      "forget"}
@@ -140,7 +141,7 @@ async def test_teacher_commands_refuse_members_even_when_opened_to_everyone(
     # Nothing changed: bob's reply is there, nothing was posted, skipped, reminded or audited.
     assert [r.author_id for r in replies] == [bob]
     assert [(p.lesson, p.status) for p in posts] == [(SEED, "posted")]
-    assert reminded == set()
+    assert pinged == set()
     assert [a for a in audit if a.actor_id in (alice, room.outsider_id)] == []
     assert emulator.calls_to("POST", r"^/channels/\d+/(messages|threads)") == []
     assert emulator.calls_to("POST", r"^/channels/\d+/messages/\d+/threads$") == []
@@ -165,7 +166,7 @@ async def test_a_teacher_of_another_course_gets_nothing_from_this_one(
         assert bot.repository is not None
         post, threads = await post_lesson(bot.repository, emulator, room,
                                           scheduled_at=t - DAY, due_at=t + DAY)
-        await bot.repository.record_replies([
+        await bot.repository.replies.record([
             reply(post, threads, 0, room.students["alice"], "alice", t - HOUR, 12)])
         # In History's channel the chemistry teacher is nobody's teacher...
         there = await emulator.invoke_command(room.guild_id, room.channel_id, chemist.id,
@@ -224,7 +225,7 @@ async def test_mystats_after_real_replies_shows_only_the_callers_numbers(
         await emulator.user_message(first, bob, "And a second reply from bob here.")
 
         async def both_recorded() -> bool:
-            return len(await repo.replies(COURSE)) == 3
+            return len(await repo.replies.matching(COURSE)) == 3
 
         await until(both_recorded)
         mine = await emulator.invoke_command(room.guild_id, first, alice, "mystats")

@@ -35,7 +35,8 @@ from bot.client.run import open_bot, serve
 from bot.core.config import parse_settings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
-from storage.repository import Post, Repository
+from storage.records import Post
+from storage.repository import Repository
 from tests.databases import PG_URL_VARIABLE, fresh_database_url
 from tests.emulator import DiscordEmulator
 from tests.emulator.model import INTENT_GUILD_MESSAGES, WAIT_TIMEOUT
@@ -126,10 +127,10 @@ async def posted(repo: Repository, servers: list[Server]) -> dict[str, Post]:
     async def done() -> dict[str, Post] | None:
         found = {}
         for server in servers:
-            posts = await repo.posts(server.course)
+            posts = await repo.posts.matching(server.course)
             if not posts or posts[0].status == "claimed":
                 return None
-            if len(await repo.threads_for_post(posts[0].id)) < 2:
+            if len(await repo.posts.threads_of(posts[0].id)) < 2:
                 return None
             found[server.course] = posts[0]
         return found
@@ -163,7 +164,7 @@ async def discuss(emulator: DiscordEmulator, repo: Repository, server: Server,
                   post: Post) -> list[dict[str, Any]]:
     """Alice and Bob answer both questions (Bob replying to Alice once); two messages are
     delivered twice. The four messages, once the bot has recorded them."""
-    q1, q2 = [t.thread_id for t in await repo.threads_for_post(post.id)]
+    q1, q2 = [t.thread_id for t in await repo.posts.threads_of(post.id)]
     first = await emulator.user_message(q1, server.alice, "Fear of the past, I think.")
     second = await emulator.user_message(q1, server.bob, "I agree with you, Alice.",
                                          reply_to=int(first["id"]))
@@ -178,7 +179,7 @@ async def discuss(emulator: DiscordEmulator, repo: Repository, server: Server,
 
 async def wait_recorded(repo: Repository, messages: list[dict[str, Any]]) -> None:
     async def all_there() -> bool:
-        return all([await repo.reply(int(m["id"])) is not None for m in messages])
+        return all([await repo.replies.get(int(m["id"])) is not None for m in messages])
 
     await until(all_there)
 
@@ -186,11 +187,11 @@ async def wait_recorded(repo: Repository, messages: list[dict[str, Any]]) -> Non
 async def assert_recorded_once(repo: Repository, server: Server,
                                messages: list[dict[str, Any]]) -> None:
     """Each message is one reply of its course; the report's numbers per student."""
-    replies = await repo.replies(server.course, include_deleted=True)
+    replies = await repo.replies.matching(server.course, include_deleted=True)
     assert sorted(r.message_id for r in replies) == sorted(int(m["id"]) for m in messages)
     assert {r.guild_id for r in replies} == {server.guild_id}
     numbers = {s.author_id: (s.replies, s.questions_answered, s.peer_replies)
-               for s in await repo.summary(server.course)}
+               for s in await repo.reports.summary(server.course)}
     alice_replies = sum(int(m["author"]["id"]) == server.alice for m in messages)
     bob_replies = len(messages) - alice_replies
     assert numbers == {server.alice: (alice_replies, 2, 0), server.bob: (bob_replies, 2, 1)}
@@ -276,7 +277,7 @@ if os.environ.get(PG_URL_VARIABLE):  # not generated without PostgreSQL (never s
                 alone = await start(1)
                 async with repository(url) as repo:
                     await posted(repo, [civics])
-                    assert await repo.posts(history.course) == []
+                    assert await repo.posts.matching(history.course) == []
                 processes = [await start(0), alone]
             await emulator.wait_until_connected(timeout=30, shards=SHARDS)
             repo = await stack.enter_async_context(repository(url))
@@ -300,7 +301,7 @@ if os.environ.get(PG_URL_VARIABLE):  # not generated without PostgreSQL (never s
                    f"{', '.join(served)}" in log
         async with repository(url) as repo:
             for server in servers:
-                (post,) = await repo.posts(server.course)
+                (post,) = await repo.posts.matching(server.course)
                 assert_posted_once(emulator, server, post)
                 # Posted by the process whose shard has the server (a claimant names its pid).
                 owner = processes[server.shard].process.pid
@@ -359,7 +360,7 @@ async def test_one_process_running_both_shards_posts_once_and_records_once(
 
     async with repository(database_url) as repo:
         for server in servers:
-            (post,) = await repo.posts(server.course)
+            (post,) = await repo.posts.matching(server.course)
             assert_posted_once(emulator, server, post)
             await assert_recorded_once(repo, server, said[server.course])
 
@@ -371,7 +372,7 @@ async def test_a_shard_that_loses_its_session_catches_up_from_history(
     data = both_shards(emulator, servers, database_url)
     async with running(data, emulator) as bot, repository(database_url) as repo:
         posts = await posted(repo, servers)
-        first_threads = {s.course: (await repo.threads_for_post(posts[s.course].id))[0].thread_id
+        first_threads = {s.course: (await repo.posts.threads_of(posts[s.course].id))[0].thread_id
                          for s in servers}
         # Discord drops shard 1's session (no resume) while students write in both servers:
         # shard 0 hears its server live; what is said in shard 1's server is only in history.
@@ -395,6 +396,6 @@ async def test_a_shard_that_loses_its_session_catches_up_from_history(
 
     async with repository(database_url) as repo:
         for server in servers:
-            replies = await repo.replies(server.course, include_deleted=True)
+            replies = await repo.replies.matching(server.course, include_deleted=True)
             assert sorted(r.message_id for r in replies) == sorted(
                 int(m["id"]) for m in said[server.course])

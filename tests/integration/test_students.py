@@ -44,7 +44,7 @@ async def test_mystats_shows_only_the_callers_own_numbers(
                                      due_at=t - DAY)
         await post_lesson(repo, emulator, room, lesson=SECOND, scheduled_at=t - DAY,
                           due_at=t + DAY)
-        await repo.record_replies([
+        await repo.replies.record([
             reply(first, q, 0, s["alice"], "Alice *A*", t - 2 * DAY, 12),
             reply(first, q, 1, s["alice"], "Alice *A*", t - 2 * DAY + HOUR, 4, to=s["bob"]),
             reply(first, q, 0, s["bob"], "bob", t - 2 * DAY, 30, to=s["alice"]),
@@ -97,10 +97,10 @@ async def test_reminders_off_and_on_are_the_students_own_choice(
                                             "reminders", subcommand="off")
         await emulator.invoke_command(room.guild_id, room.channel_id, s["carol"],
                                       "reminders", subcommand="off")
-        assert await repo.opted_out(COURSE) == {s["bob"], s["carol"]}
+        assert await repo.reminders.opted_out(COURSE) == {s["bob"], s["carol"]}
         on = await emulator.invoke_command(room.guild_id, room.channel_id, s["bob"],
                                            "reminders", subcommand="on")
-        assert await repo.opted_out(COURSE) == {s["carol"]}
+        assert await repo.reminders.opted_out(COURSE) == {s["carol"]}
     assert off.ephemeral and on.ephemeral
     assert off.content == ("Done: I won't ping you with reminders in History 101. Use "
                            "/reminders on to get them again.")

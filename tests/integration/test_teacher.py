@@ -24,7 +24,8 @@ from bot.cli import main as seminar
 from bot.core.reports import CSV_COLUMNS
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
-from storage.repository import Post, Repository
+from storage.records import Post
+from storage.repository import Repository
 from tests.emulator import ActionRejected, DiscordEmulator
 from tests.integration.classroom import (
     NOT_TEACHER,
@@ -39,6 +40,7 @@ from tests.integration.classroom import (
     two_lessons,
 )
 from tests.integration.conftest import COURSE, SEED, StartBot, until
+from tests.records import audit_log, reminded, replies_of
 
 NEW_YORK = ZoneInfo("America/New_York")
 EVE_NICK = "**Eve** @everyone"
@@ -93,7 +95,7 @@ async def record_discussion(repo: Repository, emulator: DiscordEmulator, room: C
     second, g = await post_lesson(repo, emulator, room, lesson=SECOND,
                                   scheduled_at=t - DAY, due_at=t + 3 * DAY)
     s = room.students
-    await repo.record_replies([
+    await repo.replies.record([
         reply(first, q, 0, s["alice"], "alice", t - 2 * DAY, 12),
         reply(first, q, 1, s["alice"], "alice", t - 2 * HOUR, 8, to=s["bob"]),
         reply(first, q, 0, s["bob"], "bob", t - 2 * DAY + HOUR, 3),
@@ -200,7 +202,7 @@ async def test_a_long_report_pages_with_buttons_for_the_teacher_only(
         assert bot.repository is not None
         post, q = await post_lesson(bot.repository, emulator, room, scheduled_at=t - DAY,
                                     due_at=t + DAY)
-        await bot.repository.record_replies([
+        await bot.repository.replies.record([
             reply(post, q, 0, uid, name, t - HOUR, 10 + i)
             for i, (name, uid) in enumerate(room.students.items()) if i % 2 == 0])
         result = await invoke(emulator, room, room.teacher_id, "participation", "report")
@@ -278,7 +280,7 @@ async def test_export_attaches_a_gradebook_csv_and_is_audited(
         result = await invoke(emulator, room, room.teacher_id, "participation", "export")
         lesson = await invoke(emulator, room, room.teacher_id, "participation", "export",
                               lesson=SECOND)
-        audit = await bot.repository.list_audit(COURSE, action="export")
+        audit = await audit_log(bot.repository, COURSE, action="export")
 
     shown = result.final()
     assert shown.ephemeral
@@ -332,8 +334,8 @@ async def test_a_student_gets_one_sentence_from_every_teacher_command(
             await invoke(emulator, room, alice, "remind"),
             await invoke(emulator, room, alice, "forget", student=room.students["bob"]),
         ]
-        assert len(await bot.repository.summary(COURSE)) == 5  # nothing was deleted
-        assert await bot.repository.reminded(1) == set()
+        assert len(await bot.repository.reports.summary(COURSE)) == 5  # nothing was deleted
+        assert await reminded(bot.repository, 1) == set()
     for answer in answers:
         shown = answer.final()
         assert (shown.content, shown.ephemeral) == (NOT_TEACHER, True)
@@ -381,7 +383,7 @@ async def test_remind_pings_only_students_without_a_reply_once(
         await emulator.wait_for(lambda: bot.get_guild(room.guild_id).get_member(  # type: ignore[union-attr]
             newcomer.id) is not None)
         late = await invoke(emulator, room, room.teacher_id, "remind", lesson=SECOND)
-        audit = await repo.list_audit(COURSE, action="remind")
+        audit = await audit_log(repo, COURSE, action="remind")
 
     [call] = reminder_calls(emulator, d.first_threads[0])
     assert_pings_exactly(call, [s["dave"]])
@@ -439,7 +441,7 @@ async def test_automatic_reminder_before_the_due_time(
     await upgrade_engine(engine)
     repo = Repository(create_sessionmaker(engine))
     overdue, q = await post_lesson(repo, emulator, room, scheduled_at=t - DAY, due_at=t + HOUR)
-    await repo.record_replies([reply(overdue, q, 0, s["alice"], "alice", t - HOUR, 10)])
+    await repo.replies.record([reply(overdue, q, 0, s["alice"], "alice", t - HOUR, 10)])
     await engine.dispose()
 
     async with start_bot(settings) as bot:
@@ -464,7 +466,7 @@ async def test_automatic_reminder_before_the_due_time(
         repo = bot.repository
 
         async def both_logged() -> list[Any]:
-            found = await repo.list_audit(COURSE, action="remind")
+            found = await audit_log(repo, COURSE, action="remind")
             return found if len(found) == 2 else []
 
         audit = await until(both_logged)  # written just after each reminder is sent
@@ -491,26 +493,26 @@ async def test_forget_needs_the_teachers_confirmation_then_erases_the_student(
                                         "History 101?")
         choice = buttons(shown)
         assert set(choice) == {"Delete their records", "Cancel"}
-        assert len(await repo.replies_for_student(COURSE, alice)) == 2  # not yet
+        assert len(await replies_of(repo, COURSE, alice)) == 2  # not yet
 
         # Someone else pressing the button changes nothing.
         other = await emulator.click_button(room.guild_id, room.channel_id, room.students["bob"],
                                             shown.id, choice["Delete their records"]["custom_id"])
         assert other.content == NOT_YOURS
-        assert len(await repo.replies_for_student(COURSE, alice)) == 2
+        assert len(await replies_of(repo, COURSE, alice)) == 2
 
         cancel = await emulator.click_button(room.guild_id, room.channel_id, room.teacher_id,
                                              shown.id, choice["Cancel"]["custom_id"])
         assert cancel.final().content == "Cancelled: nothing was deleted."
-        assert len(await repo.replies_for_student(COURSE, alice)) == 2
+        assert len(await replies_of(repo, COURSE, alice)) == 2
 
         again = (await invoke(emulator, room, room.teacher_id, "forget", student=alice)).final()
         done = await emulator.click_button(room.guild_id, room.channel_id, room.teacher_id,
                                            again.id,
                                            buttons(again)["Delete their records"]["custom_id"])
-        assert await repo.replies_for_student(COURSE, alice) == []
+        assert await replies_of(repo, COURSE, alice) == []
         report = await invoke(emulator, room, room.teacher_id, "participation", "report")
-        audit = await repo.list_audit(COURSE, action="forget")
+        audit = await audit_log(repo, COURSE, action="forget")
     assert done.final().content == (
         f"Deleted the records of **alice** (`{alice}`): 2 replies, their reminder marks and "
         "settings. This was written to the audit log.")
@@ -530,7 +532,7 @@ async def test_replies_older_than_the_retention_are_purged_at_start_and_logged(
     repo = Repository(create_sessionmaker(engine))
     old, q = await post_lesson(repo, emulator, room, scheduled_at=t - 40 * DAY, due_at=None)
     alice = room.students["alice"]
-    await repo.record_replies([reply(old, q, 0, alice, "alice", t - 39 * DAY, 10),
+    await repo.replies.record([reply(old, q, 0, alice, "alice", t - 39 * DAY, 10),
                                reply(old, q, 0, alice, "alice", t - 10 * DAY, 10)])
     await engine.dispose()
 
@@ -538,8 +540,8 @@ async def test_replies_older_than_the_retention_are_purged_at_start_and_logged(
         assert bot.repository is not None
         cog: Any = bot.get_cog("TeacherCog")
         await emulator.wait_for(lambda: cog.last_purge is not None)
-        left = await bot.repository.replies(COURSE, include_deleted=True)
-        [entry] = await bot.repository.list_audit(COURSE, action="purge")
+        left = await bot.repository.replies.matching(COURSE, include_deleted=True)
+        [entry] = await audit_log(bot.repository, COURSE, action="purge")
     assert [r.created_at for r in left] == [t - 10 * DAY]
     assert entry.actor_id is None
     assert entry.detail.startswith("1 replies older than 30 days (before ")
@@ -559,8 +561,9 @@ async def test_seminar_export_writes_the_gradebook_and_one_students_data(
     await upgrade_engine(engine)
     repo = Repository(create_sessionmaker(engine))
     await record_discussion(repo, emulator, room, t)
-    await repo.mark_deleted(  # a deleted reply still belongs to the student's own data
-        (await repo.replies_for_student(COURSE, room.students["bob"]))[0].message_id, t)
+    await repo.replies.mark_deleted(  # a deleted reply still belongs to the student's own data
+        [(await replies_of(repo, COURSE, room.students["bob"]))[0].message_id], t)
+    await repo.reminders.set_opt_out(COURSE, room.students["bob"], True, now=t)
     await engine.dispose()
 
     out = tmp_path / "gradebook.csv"
@@ -596,11 +599,15 @@ async def test_seminar_export_writes_the_gradebook_and_one_students_data(
     assert await export(["--config", str(config), "export", "--course", COURSE, "--student",
                     str(bob), "-o", str(mine)]) == 0
     assert f"2 recorded replies of student {bob}" in capsys.readouterr().out
-    records = read_csv(mine.read_bytes())
+    exported = read_csv(mine.read_bytes())
+    records = [r for r in exported if r["record"] == "replies"]
     assert {r["author_id"] for r in records} == {str(bob)}
     assert [r["word_count"] for r in records] == ["3", "6"]
     assert records[0]["deleted_at"] != "" and records[1]["deleted_at"] == ""
     assert records[1]["reply_to_author_id"] == str(room.students["alice"])
+    # The rest of what is recorded about bob comes too: here, that he turned reminders off.
+    assert [(r["record"], r["user_id"]) for r in exported if r["record"] != "replies"] == [
+        ("reminder_opt_outs", str(bob))]
 
 
 async def export(argv: list[str]) -> int:

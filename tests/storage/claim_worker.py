@@ -21,13 +21,13 @@ async def race(url: str, claimant: str, count: int, scheduled_at: dt.datetime) -
     engine = create_engine(url)
     try:
         repo = Repository(create_sessionmaker(engine))
-        await repo.get_post(0)  # connect before the race, so both start together
+        await repo.posts.get(0)  # connect before the race, so both start together
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
         lessons = [f"lesson-{i}" for i in range(count)]
         due = scheduled_at + dt.timedelta(days=7)
         results = await asyncio.gather(
-            *(repo.claim_post("race", lesson, scheduled_at, due, claimant) for lesson in lessons)
+            *(repo.posts.claim("race", lesson, scheduled_at, due, claimant) for lesson in lessons)
         )
         return [lesson for lesson, won in zip(lessons, results, strict=True) if won is not None]
     finally:

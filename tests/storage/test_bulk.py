@@ -12,7 +12,9 @@ import pytest
 from storage.bulk import ThreadedReplyWriter
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
-from storage.repository import NewReply, Repository, ThreadInfo, _sqlite_pages
+from storage.records import NewReply, ThreadInfo
+from storage.replies import sqlite_pages
+from storage.repository import Repository
 from tests.databases import TestDatabase
 
 T0 = dt.datetime(2026, 9, 7, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
@@ -20,10 +22,10 @@ T0 = dt.datetime(2026, 9, 7, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
 
 async def one_thread(database: TestDatabase) -> ThreadInfo:
     repo = database.repo
-    post_id = await repo.claim_post("hist", "rome", T0, T0 + dt.timedelta(days=2), "test")
+    post_id = await repo.posts.claim("hist", "rome", T0, T0 + dt.timedelta(days=2), "test")
     assert post_id is not None
-    await repo.record_thread(post_id, 0, 500, created_at=T0)
-    info = await repo.thread_info(500)
+    await repo.posts.record_thread(post_id, 0, 500, created_at=T0)
+    info = await repo.posts.thread_info(500)
     assert info is not None
     return info
 
@@ -43,12 +45,12 @@ def reply(thread: ThreadInfo, message_id: int, **changes: object) -> NewReply:
 
 def test_pages_have_power_of_two_sizes_and_every_row() -> None:
     rows = [{"n": n} for n in range(1300)]
-    pages = list(_sqlite_pages(rows))
+    pages = list(sqlite_pages(rows))
     assert [len(p) for p in pages] == [512, 512, 512]
     assert [r["n"] for p in pages for r in p][:1300] == list(range(1300))
     assert {id(r) for r in pages[-1][276:]} == {id(rows[-1])}  # padding repeats the last row
-    assert [len(p) for p in _sqlite_pages(rows[:3])] == [4]
-    assert list(_sqlite_pages([])) == []
+    assert [len(p) for p in sqlite_pages(rows[:3])] == [4]
+    assert list(sqlite_pages([])) == []
 
 
 @pytest.mark.parametrize("count", [1, 3, 512, 700, 1300])
@@ -57,10 +59,10 @@ async def test_the_repository_counts_new_replies_exactly(
 ) -> None:
     thread = await one_thread(database)
     replies = [reply(thread, 10_000 + n) for n in range(count)]
-    assert await database.repo.record_replies(replies) == count
+    assert await database.repo.replies.record(replies) == count
     # Again, plus one new: only the new one counts; padding copies are never counted.
-    assert await database.repo.record_replies([*replies, reply(thread, 99_999)]) == 1
-    assert len(await database.repo.replies("hist")) == count + 1
+    assert await database.repo.replies.record([*replies, reply(thread, 99_999)]) == 1
+    assert len(await database.repo.replies.matching("hist")) == count + 1
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ async def test_the_threaded_writer_records_what_the_repository_would(
         edited = {"edited_at": T0 + dt.timedelta(hours=1), "late": True, "text": "Salut",
                   "reply_to_message_id": 7, "reply_to_author_id": 1003, "author_id": 1001,
                   "created_at": T0 + dt.timedelta(seconds=2)}
-        assert await database.repo.record_replies([reply(thread, 1, **edited)]) == 1
+        assert await database.repo.replies.record([reply(thread, 1, **edited)]) == 1
         assert await writer.record_replies([reply(thread, 2, **edited)]) == 1
         batch = [reply(thread, n) for n in range(3, 1000)]
         assert await writer.record_replies(batch) == len(batch)
@@ -101,11 +103,11 @@ async def test_the_threaded_writer_records_what_the_repository_would(
         first, second = raw.execute(
             "SELECT * FROM replies WHERE message_id IN (1, 2) ORDER BY message_id").fetchall()
     assert first[1:] == second[1:]  # stored byte for byte alike (UTC times, cut names)
-    stored = await database.repo.reply(2)
+    stored = await database.repo.replies.get(2)
     assert stored is not None
     assert stored.created_at == T0 + dt.timedelta(seconds=2)
     assert stored.author_name == ("Zoë " * 30)[:100]
-    assert len(await database.repo.replies("hist")) == 2 + 997 + 1
+    assert len(await database.repo.replies.matching("hist")) == 2 + 997 + 1
 
 
 def test_the_threaded_writer_is_only_for_sqlite_files() -> None:

@@ -39,11 +39,11 @@ async def test_a_reader_is_not_blocked_by_an_open_write(tmp_path: Path) -> None:
     try:
         await upgrade_engine(writer_engine)
         repo = Repository(create_sessionmaker(reader_engine))
-        await repo.claim_post("hist", "rome", T0, None, "a")
+        await repo.posts.claim("hist", "rome", T0, None, "a")
         async with writer_engine.begin() as writer:
             await writer.execute(text("UPDATE lesson_posts SET reason = 'writing'"))
             # WAL: the reader sees the last committed state at once, without waiting.
-            post = await asyncio.wait_for(repo.find_post("hist", "rome", T0), timeout=5)
+            post = await asyncio.wait_for(repo.posts.find("hist", "rome", T0), timeout=5)
         assert post is not None
         assert post.reason is None
     finally:
@@ -56,9 +56,9 @@ async def test_an_in_memory_database_is_one_database(tmp_path: Path) -> None:
     try:
         await upgrade_engine(engine)
         repo = Repository(create_sessionmaker(engine))
-        post_id = await repo.claim_post("hist", "rome", T0, None, "a")
+        post_id = await repo.posts.claim("hist", "rome", T0, None, "a")
         assert post_id is not None
-        post = await repo.get_post(post_id)
+        post = await repo.posts.get(post_id)
         assert post is not None and post.lesson == "rome"
     finally:
         await engine.dispose()

@@ -11,7 +11,8 @@ from alembic import command
 from sqlalchemy import Connection
 
 from storage.migrate import alembic_config, current_revision, head_revision
-from storage.repository import CutoffCounts, Repository
+from storage.records import CutoffCounts
+from storage.repository import Repository
 from tests.databases import TestDatabase
 from tests.storage.test_replies import GUILD, HOUR, T0, new_reply, post_lesson
 
@@ -23,7 +24,7 @@ async def _two_lessons(repo: Repository) -> None:
     """Ann, Ben and Cat reply over two lessons: long and short replies, peers, a self-reply."""
     week1 = await post_lesson(repo, "bio", "cells", T0, 2, 100)
     week2 = await post_lesson(repo, "bio", "genes", T0 + 7 * DAY, 1, 200)
-    await repo.record_replies(
+    await repo.replies.record(
         [
             new_reply(week1[0], 1_001, ANN, T0 + HOUR, 30, name="Ann"),
             new_reply(week1[0], 1_002, BEN, T0 + 2 * HOUR, 25, name="Ben",
@@ -47,10 +48,10 @@ async def test_checkpoint_counts_come_with_the_totals_in_one_summary(
     await _two_lessons(repo)
     cutoffs = [T0 + 12 * HOUR, T0 + 7 * DAY + 2 * HOUR, T0 + 30 * DAY]
 
-    summary = await repo.summary("bio", min_words=20, cutoffs=cutoffs)
+    summary = await repo.reports.summary("bio", min_words=20, cutoffs=cutoffs)
 
     # The totals are those of the plain summary; only ``before`` is added.
-    plain = await repo.summary("bio", min_words=20)
+    plain = await repo.reports.summary("bio", min_words=20)
     assert [replace(s, before=()) for s in summary] == plain
     before = {s.author_id: s.before for s in summary}
     # Ann: substantive 1_001 (by 12h) and 2_001 (a peer reply, by day 7 + 2h); 1_003 is short.
@@ -72,7 +73,8 @@ async def test_checkpoint_counts_come_with_the_totals_in_one_summary(
     )
     # The same numbers as one summary per checkpoint cut off with ``until``.
     for i, cutoff in enumerate(cutoffs):
-        separate = {s.author_id: s for s in await repo.summary("bio", min_words=20, until=cutoff)}
+        alone = await repo.reports.summary("bio", min_words=20, until=cutoff)
+        separate = {s.author_id: s for s in alone}
         for author, counts in before.items():
             alone = separate.get(author)
             assert counts[i].substantive_replies == (alone.substantive_replies if alone else 0)
@@ -86,13 +88,13 @@ async def test_cutoffs_work_for_a_lesson_and_a_student_too(database: TestDatabas
     await _two_lessons(repo)
     cutoff = T0 + 12 * HOUR
 
-    [ann] = await repo.summary("bio", lesson="cells", author_id=ANN, min_words=20,
+    [ann] = await repo.reports.summary("bio", lesson="cells", author_id=ANN, min_words=20,
                                cutoffs=[cutoff])
     assert (ann.replies, ann.substantive_replies, ann.before) == (
         2, 1, (CutoffCounts(cutoff, 1, 0),)
     )
-    assert await repo.summary("bio", lesson="genes", cutoffs=[cutoff], author_id=CAT) != []
-    assert await repo.summary("bio", cutoffs=[]) == await repo.summary("bio")
+    assert await repo.reports.summary("bio", lesson="genes", cutoffs=[cutoff], author_id=CAT) != []
+    assert await repo.reports.summary("bio", cutoffs=[]) == await repo.reports.summary("bio")
 
 
 async def test_a_summary_counts_what_a_report_shows_in_every_scope(
@@ -100,16 +102,16 @@ async def test_a_summary_counts_what_a_report_shows_in_every_scope(
 ) -> None:
     repo = database.repo
     await _two_lessons(repo)
-    await repo.mark_deleted(1_005, T0 + 2 * DAY)
+    await repo.replies.mark_deleted([1_005], T0 + 2 * DAY)
     cutoffs = [T0 + 12 * HOUR, T0 + 30 * DAY]
 
     for lesson, author in ((None, None), ("cells", None), (None, BEN), ("genes", CAT)):
-        rows = await repo.summary("bio", lesson=lesson, author_id=author, min_words=20,
+        rows = await repo.reports.summary("bio", lesson=lesson, author_id=author, min_words=20,
                                   cutoffs=cutoffs)
         assert rows != [], (lesson, author)
         # Each checkpoint's counts are those of the same scope cut off with ``until``.
         for i, cutoff in enumerate(cutoffs):
-            alone = await repo.summary("bio", lesson=lesson, author_id=author, min_words=20,
+            alone = await repo.reports.summary("bio", lesson=lesson, author_id=author, min_words=20,
                                        until=cutoff)
             counted = {s.author_id: (s.substantive_replies, s.substantive_peer_replies)
                        for s in alone}
@@ -117,12 +119,12 @@ async def test_a_summary_counts_what_a_report_shows_in_every_scope(
                 r.author_id: (r.before[i].substantive_replies, r.before[i].substantive_peer_replies)
                 for r in rows
             } == {r.author_id: counted.get(r.author_id, (0, 0)) for r in rows}, (lesson, author)
-    [ann] = await repo.summary("bio", author_id=ANN, min_words=20)
+    [ann] = await repo.reports.summary("bio", author_id=ANN, min_words=20)
     assert (ann.author_name, ann.replies, ann.substantive_replies) == ("Ann R.", 3, 2)
     assert ann.words == 84
     assert (ann.questions_answered, ann.peer_replies, ann.substantive_peer_replies) == (3, 2, 1)
     assert (ann.late_replies, ann.first_reply_at, ann.before) == (0, T0 + HOUR, ())
-    assert await repo.summary("nobody") == []
+    assert await repo.reports.summary("nobody") == []
 
 
 async def test_first_and_last_reply_skip_deleted_ones_in_course_and_lesson_alike(
@@ -131,16 +133,16 @@ async def test_first_and_last_reply_skip_deleted_ones_in_course_and_lesson_alike
     repo = database.repo
     await _two_lessons(repo)
     # Ann's first and last replies are deleted: her report starts and ends with what is left.
-    assert await repo.mark_deleted_many([1_001, 2_001], T0 + 10 * DAY) == 2
+    assert await repo.replies.mark_deleted([1_001, 2_001], T0 + 10 * DAY) == 2
 
-    [course] = await repo.summary("bio", author_id=ANN)
-    [lesson] = await repo.summary("bio", lesson="cells", author_id=ANN)
-    whole = {s.author_id: s for s in await repo.summary("bio")}
+    [course] = await repo.reports.summary("bio", author_id=ANN)
+    [lesson] = await repo.reports.summary("bio", lesson="cells", author_id=ANN)
+    whole = {s.author_id: s for s in await repo.reports.summary("bio")}
     for ann in (course, lesson, whole[ANN]):
         # The name on the latest counted reply, whichever way the summary was asked for.
         assert (ann.first_reply_at, ann.replies, ann.author_name) == (T0 + 3 * HOUR, 1, "Ann")
     assert whole[BEN].first_reply_at == T0 + 2 * HOUR
-    assert [s.author_id for s in await repo.summary("other")] == []
+    assert [s.author_id for s in await repo.reports.summary("other")] == []
 
 
 def _migrate(connection: Connection, revision: str) -> None:
@@ -158,16 +160,16 @@ async def test_report_indexes_migrate_down_and_up_keeping_the_numbers(
 ) -> None:
     repo = database.repo
     await _two_lessons(repo)
-    before = await repo.summary("bio", min_words=20)
+    before = await repo.reports.summary("bio", min_words=20)
 
     async with database.engine.connect() as connection:
         await connection.run_sync(_migrate, "0002")
     assert await current_revision(database.engine) == "0002"
-    assert await repo.summary("bio", min_words=20) == before  # the older indexes answer too
+    assert await repo.reports.summary("bio", min_words=20) == before  # the older indexes answer too
 
     async with database.engine.connect() as connection:
         await connection.run_sync(_migrate, "head")
     assert await current_revision(database.engine) == head_revision()
-    assert await repo.summary("bio", min_words=20) == before
-    assert {r.guild_id for r in await repo.export_rows("bio")} == {GUILD}
+    assert await repo.reports.summary("bio", min_words=20) == before
+    assert {r.guild_id for r in await repo.replies.matching("bio")} == {GUILD}
 

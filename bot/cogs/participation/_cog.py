@@ -23,7 +23,7 @@ from bot.cogs.participation.catchup import CatchUp
 from bot.cogs.participation.recorder import ReplyRecorder
 from bot.cogs.participation.threads import LessonThreads, counts, new_reply
 from bot.core.participation_rules import Edit, count_characters, count_words
-from storage.repository import ThreadInfo
+from storage.records import ThreadInfo
 
 if TYPE_CHECKING:
     from bot.client.bot import SeminarBot

@@ -155,7 +155,7 @@ class CatchUp:
         else:
             threads = [t for t in map(self.threads.get, thread_ids) if t is not None]
         repository = self.recorder.repository
-        cursors = await repository.get_cursors([t.info.thread_id for t in threads])
+        cursors = await repository.replies.cursors([t.info.thread_id for t in threads])
         new = 0
         for thread in threads:
             new += await self._backfill_thread(thread, cursors.get(thread.info.thread_id),

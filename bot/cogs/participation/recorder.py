@@ -20,7 +20,8 @@ from typing import Final
 
 from bot.core.participation_rules import Batch, Edit, ReplyBuffer, UnmatchedChanges
 from storage.bulk import ThreadedReplyWriter
-from storage.repository import NewReply, Repository
+from storage.records import NewReply
+from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class ReplyRecorder:
             return
         async with self.lock:
             await self.settle()
-            changed = await self.repository.mark_deleted_many(recorded, at)
+            changed = await self.repository.replies.mark_deleted(recorded, at)
             if changed < len(recorded):
                 for message_id in recorded:
                     self.unmatched.deleted(message_id, at)
@@ -167,7 +168,7 @@ class ReplyRecorder:
         ``read``: every message id of the page, for edits and deletions that waited.
         """
         async with self.lock:
-            new = await self.repository.record_replies(replies, cursors=cursors)
+            new = await self.repository.replies.record(replies, cursors=cursors)
             # Recorded live before it was edited while nobody listened, say.
             await self._apply_edits(replies)
             await self._apply_unmatched(read)
@@ -177,9 +178,9 @@ class ReplyRecorder:
         """Mark deleted the recorded replies below ``below`` that a history read lacks."""
         async with self.lock:
             await self.settle()
-            gone = await self.repository.standing_reply_ids(thread_id, below=below) - seen
+            gone = await self.repository.replies.standing_ids(thread_id, below=below) - seen
             if gone:
-                await self.repository.mark_deleted_many(gone, utcnow())
+                await self.repository.replies.mark_deleted(gone, utcnow())
         return len(gone)
 
     # --- writing batches ----------------------------------------------------------------------
@@ -243,11 +244,11 @@ class ReplyRecorder:
             if self._bulk is not None and self._executor is not None:
                 await self._loop.run_in_executor(self._executor, self._bulk.record, replies)
             else:
-                await self.repository.record_replies(replies)
+                await self.repository.replies.record(replies)
             # A backfill may have recorded a message before its edit.
             await self._apply_edits(replies)
             for at, ids in batch.deleted_by_time().items():
-                await self.repository.mark_deleted_many(ids, at)
+                await self.repository.replies.mark_deleted(ids, at)
             await self._apply_unmatched(batch.replies)
         except Exception:
             self.buffer.put_back(batch, self._loop.time())
@@ -274,7 +275,7 @@ class ReplyRecorder:
         for message_id, edit in edits.items():
             await self._apply_edit(message_id, edit)
         for message_id, at in deletions.items():
-            await self.repository.mark_deleted_many([message_id], at)
+            await self.repository.replies.mark_deleted([message_id], at)
 
     async def _apply_edits(self, replies: Iterable[NewReply]) -> None:
         """Bring records up to these replies' edits.
@@ -289,5 +290,5 @@ class ReplyRecorder:
                     reply.edited_at, reply.word_count, reply.char_count, reply.text))
 
     async def _apply_edit(self, message_id: int, edit: Edit) -> bool:
-        return await self.repository.mark_edited(
+        return await self.repository.replies.mark_edited(
             message_id, edit.at, edit.word_count, edit.char_count, edit.text)

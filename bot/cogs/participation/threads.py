@@ -24,7 +24,7 @@ from bot.core.participation_rules import (
     peer_of,
     still_read,
 )
-from storage.repository import NewReply, ThreadInfo
+from storage.records import NewReply, ThreadInfo
 
 if TYPE_CHECKING:
     from bot.core.config import Settings
@@ -79,7 +79,7 @@ class LessonThreads:
     async def reload(self) -> list[LessonThread]:
         """Refresh the map from the database; the threads still read, by post time."""
         now = utcnow()
-        infos = await self.recorder.repository.open_threads(posted_since=now - LOOKBACK,
+        infos = await self.recorder.repository.posts.open_threads(posted_since=now - LOOKBACK,
                                                             include_locked=True)
         loaded = [t for t in map(self.lesson_thread, infos)
                   if t is not None and still_read(t.closes_at, now)]
@@ -126,7 +126,7 @@ class LessonThreads:
         waiting = self.recorder.waiting_author(target_id)
         if waiting is not None:
             return target_id, Person(waiting)
-        recorded = await self.recorder.repository.reply(target_id)
+        recorded = await self.recorder.repository.replies.get(target_id)
         if recorded is not None:
             return target_id, Person(recorded.author_id)
         return target_id, None

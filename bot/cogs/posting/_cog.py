@@ -25,7 +25,8 @@ from bot.cogs.posting.scheduler import Scheduler
 from bot.cogs.posting.transcript import TranscriptButton
 from bot.core import calendar, claims, posting_rules, render
 from bot.core.config import CourseSettings
-from storage.repository import Post, PostStatus, Repository, utcnow
+from storage.records import Post, PostStatus, utcnow
+from storage.repository import Repository
 
 if TYPE_CHECKING:
     from bot.client.bot import SeminarBot
@@ -93,10 +94,10 @@ class PostingCog(commands.Cog, name="Posting"):
         repo = self.repository
         upcoming = []
         for occurrence in calendar.upcoming(key, course, now, limit=UPCOMING_SHOWN):
-            recorded = await repo.find_post(*occurrence.key)
+            recorded = await repo.posts.find(*occurrence.key)
             upcoming.append((occurrence, recorded.status if recorded else None))
         recent = [self._post_line(course, p)
-                  for p in await repo.recent_posts(key, RECENT_SHOWN) if p.scheduled_at <= now]
+                  for p in await repo.posts.recent(key, RECENT_SHOWN) if p.scheduled_at <= now]
         titles = {slug: lesson.title for slug, lesson in self.bot.lessons.items()}
         text = posting_rules.schedule_overview(course.name, upcoming, recent, titles)
         pieces = render.chunk_text(text, render.MESSAGE_CONTENT_LIMIT)
@@ -132,16 +133,16 @@ class PostingCog(commands.Cog, name="Posting"):
         if failed is not None:
             # The last attempt stopped half way (a thread refused, say): finish it rather
             # than show the class the lesson a second time.
-            won = await repo.reclaim_failed(failed.id, claimant, now=now)
-            post = await repo.get_post(failed.id) if won else None
+            won = await repo.posts.reclaim_failed(failed.id, claimant, now=now)
+            post = await repo.posts.get(failed.id) if won else None
         else:
-            post_id = await repo.claim_post(key, lesson.slug, now, due_at, claimant, now=now)
-            post = await repo.get_post(post_id) if post_id is not None else None
+            post_id = await repo.posts.claim(key, lesson.slug, now, due_at, claimant, now=now)
+            post = await repo.posts.get(post_id) if post_id is not None else None
         if post is None:
             await interaction.followup.send("That lesson is being posted right now.",
                                             ephemeral=True)
             return
-        await repo.audit(key, interaction.user.id, "schedule_post", lesson.slug)
+        await repo.audit.add(key, interaction.user.id, "schedule_post", lesson.slug)
         result = await self.poster.complete(post, resuming=failed is not None)
         self.wake()  # a new due time may need a lock timer
         if result.post is None:
@@ -169,7 +170,7 @@ class PostingCog(commands.Cog, name="Posting"):
         Older than the catch-up window, a fresh post serves the class better.
         """
         tried: tuple[PostStatus, ...] = ("claimed", "posted", "failed")
-        latest = await self.repository.posts(key, lesson=slug, statuses=tried, limit=1,
+        latest = await self.repository.posts.matching(key, lesson=slug, statuses=tried, limit=1,
                                              newest_first=True)
         window = dt.timedelta(hours=course.catch_up.max_late_hours)
         if (latest and latest[0].status == "failed" and latest[0].message_id is not None
@@ -193,15 +194,15 @@ class PostingCog(commands.Cog, name="Posting"):
         # Answer Discord before writing: a busy database must not outlast its 3 s.
         await interaction.response.defer(ephemeral=True, thinking=True)
         for occurrence in later:
-            if await repo.find_post(*occurrence.key) is not None:
+            if await repo.posts.find(*occurrence.key) is not None:
                 continue  # skipped already: the next one is meant
             reason = f"skipped by {interaction.user.display_name} with /schedule skip"
-            post_id = await repo.skip_occurrence(key, lesson.slug, occurrence.post_at,
+            post_id = await repo.posts.skip_occurrence(key, lesson.slug, occurrence.post_at,
                                                  occurrence.due_at, f"user:{interaction.user.id}",
                                                  reason)
             if post_id is None:
                 continue
-            await repo.audit(key, interaction.user.id, "schedule_skip",
+            await repo.audit.add(key, interaction.user.id, "schedule_skip",
                              f"{lesson.slug} at {occurrence.post_at.isoformat()}")
             self.wake()
             when = render.discord_timestamp(occurrence.post_at)

@@ -39,7 +39,7 @@ class ThreadLocker:
         repo = self.bot.repository
         locked: dict[str, list[int]] = defaultdict(list)
         retry = False
-        for info in await repo.threads_to_lock(now):
+        for info in await repo.posts.threads_to_lock(now):
             if info.course not in courses:
                 continue
             if await self._lock_thread(info.course, info.thread_id, info.lesson):
@@ -47,12 +47,12 @@ class ThreadLocker:
             else:
                 retry = True
         for key, thread_ids in locked.items():
-            await repo.mark_threads_locked(thread_ids)
-            await repo.audit(key, None, "threads_locked",
+            await repo.posts.mark_threads_locked(thread_ids)
+            await repo.audit.add(key, None, "threads_locked",
                              f"{len(thread_ids)} thread(s) locked at the due time")
         wakes = [now + RETRY_SOON] if retry else []
         for key in courses:
-            wakes += [t.due_at for t in await repo.open_threads(course=key)
+            wakes += [t.due_at for t in await repo.posts.open_threads(course=key)
                       if t.due_at is not None and t.due_at > now]
         return min(wakes) if wakes else None
 

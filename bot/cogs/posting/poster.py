@@ -36,7 +36,8 @@ from bot.cogs.posting.transcript import TranscriptButton, transcript_part
 from bot.core import claims, posting_rules, render
 from bot.core.config import CourseSettings
 from bot.core.lessons import Lesson
-from storage.repository import Post, Repository, utcnow
+from storage.records import Post, utcnow
+from storage.repository import Repository
 
 if TYPE_CHECKING:
     from bot.client.bot import SeminarBot
@@ -123,7 +124,7 @@ class Poster:
         while True:
             await asyncio.sleep(self.renew_every.total_seconds())
             try:
-                if not await self.repository.touch_claim(post.id, self.claimant):
+                if not await self.repository.posts.touch_claim(post.id, self.claimant):
                     return  # finished, or taken over: the post's own steps find out
             except Exception as exc:  # the database is busy or away: the lease is long
                 log.warning("Could not renew the claim on post %s (%s); trying again.",
@@ -131,8 +132,8 @@ class Poster:
 
     async def _fail(self, post: Post, reason: str, notes: list[str] | None) -> None:
         repo = self.repository
-        if await repo.mark_post(post.id, "failed", reason, claimant=self.claimant):
-            await repo.audit(post.course, None, "post_failed", f"{post.lesson}: {reason}")
+        if await repo.posts.mark(post.id, "failed", reason, claimant=self.claimant):
+            await repo.audit.add(post.course, None, "post_failed", f"{post.lesson}: {reason}")
             if notes is not None:
                 notes.append(posting_rules.failed_sentence(self.title(post.lesson), reason))
 
@@ -151,7 +152,7 @@ class Poster:
         if nothing_sent and decision.action == "skip":
             # A crashed claim found only after the catch-up window: as if missed entirely.
             reason = decision.reason or "missed"
-            skipped = await self.repository.mark_post(post.id, "skipped", reason,
+            skipped = await self.repository.posts.mark(post.id, "skipped", reason,
                                                       claimant=self.claimant)
             if skipped and notes is not None:
                 notes.append(posting_rules.skipped_sentence(lesson.title, lesson.slug,
@@ -162,12 +163,12 @@ class Poster:
         await self._send_lesson(post, channel, lesson, note, sent)
         await self._open_questions(post, channel, lesson, sent)
         late = decision.late if nothing_sent else None
-        if not await self.repository.mark_post(post.id, "posted", claimant=self.claimant,
+        if not await self.repository.posts.mark(post.id, "posted", claimant=self.claimant,
                                                late=late):
             raise ClaimLost()
-        final = await self.repository.get_post(post.id)
+        final = await self.repository.posts.get(post.id)
         assert final is not None
-        await self.repository.audit(post.course, None, "lesson_posted",
+        await self.repository.audit.add(post.course, None, "lesson_posted",
                                     f"{post.lesson} (post {post.id})")
         log.info("Posted %s in %s (post %s).", post.lesson, post.course, post.id)
         if nothing_sent and decision.late and notes is not None:
@@ -177,7 +178,7 @@ class Poster:
         return PostResult(final)
 
     async def _touch(self, post: Post) -> None:
-        if not await self.repository.touch_claim(post.id, self.claimant):
+        if not await self.repository.posts.touch_claim(post.id, self.claimant):
             raise ClaimLost()
 
     async def _call(self, step: Callable[[int], Awaitable[T]], place: Place | None,
@@ -287,7 +288,7 @@ class Poster:
                                            lesson.slug)
                 ids.append(message.id)
         if post.message_id is None:
-            await self.repository.record_post_message(post.id, channel.id, ids[0])
+            await self.repository.posts.record_message(post.id, channel.id, ids[0])
             await self._touch(post)
         # The rest of a long lesson: in the channel, or in the lesson's own forum post.
         target: discord.abc.Messageable = channel if isinstance(
@@ -299,7 +300,7 @@ class Poster:
     async def _open_questions(self, post: Post, channel: ClassChannel, lesson: Lesson,
                               sent: recovery.Sent) -> None:
         """Open a thread for each question not recorded yet; record each as it opens."""
-        recorded = {t.question_index for t in await self.repository.threads_for_post(post.id)}
+        recorded = {t.question_index for t in await self.repository.posts.threads_of(post.id)}
         for index in range(len(lesson.questions)):
             if index in recorded:
                 continue
@@ -309,9 +310,9 @@ class Poster:
             else:
                 thread_id, starter_id = await self._text_question(post, channel, lesson, index,
                                                                   sent)
-            await self.repository.record_thread(post.id, index, thread_id, starter_id)
+            await self.repository.posts.record_thread(post.id, index, thread_id, starter_id)
             await self._touch(post)
-            info = await self.repository.thread_info(thread_id)
+            info = await self.repository.posts.thread_info(thread_id)
             if info is not None:
                 self.bot.dispatch("seminar_thread_opened", info)
 
@@ -384,7 +385,7 @@ class Poster:
                 continue
             if discord.utils.snowflake_time(thread.id) < since - dt.timedelta(seconds=1):
                 continue
-            if await self.repository.thread_info(thread.id) is not None:
+            if await self.repository.posts.thread_info(thread.id) is not None:
                 continue
             found.setdefault(thread.name, thread.id)
         return found

@@ -18,7 +18,8 @@ from bot.cogs.posting.locking import ThreadLocker
 from bot.cogs.posting.poster import Poster
 from bot.core import calendar, claims, posting_rules
 from bot.core.config import CourseSettings
-from storage.repository import PostStatus, Repository
+from storage.records import PostStatus
+from storage.repository import Repository
 
 if TYPE_CHECKING:
     from bot.client.bot import SeminarBot
@@ -66,7 +67,7 @@ class Scheduler:
         repo = self.repository
         claimant = self.poster.claimant
         claimed: tuple[PostStatus, ...] = ("claimed",)
-        for post in await repo.posts(statuses=claimed):
+        for post in await repo.posts.matching(statuses=claimed):
             if post.id in self.poster.in_progress or post.course not in courses:
                 continue
             # A holder that ran here and whose process is gone (killed, crashed) cannot
@@ -76,7 +77,7 @@ class Scheduler:
             if stale_at > now and not gone:
                 wakes.append(stale_at)
                 continue
-            if not await repo.take_over_claim(
+            if not await repo.posts.take_over(
                     post.id, claimant, stale_after=self.stale_after, now=now,
                     gone_holder=post.claimed_by if gone else None):
                 continue
@@ -84,7 +85,7 @@ class Scheduler:
                    else "it was not renewed for " + posting_rules.hours_text(self.stale_after))
             log.info("Taking over post %s (%s, %s) from %s: %s.",
                      post.id, post.course, post.lesson, post.claimed_by, why)
-            taken = await repo.get_post(post.id)
+            taken = await repo.posts.get(post.id)
             if taken is not None:
                 await self.poster.complete(taken, notes=notes[post.course], resuming=True)
         return wakes
@@ -96,22 +97,22 @@ class Scheduler:
         wakes: list[dt.datetime] = []
         start = now - posting_rules.lookback(course.catch_up)
         for occurrence in calendar.due_between(key, course, start, now):
-            if await repo.find_post(*occurrence.key) is not None:
+            if await repo.posts.find(*occurrence.key) is not None:
                 continue
             decision = posting_rules.decide_catch_up(occurrence.post_at, now, course.catch_up)
             if decision.action == "skip":
                 await self._skip_missed(occurrence, decision.reason or "missed", notes[key])
                 continue
-            post_id = await repo.claim_post(key, occurrence.lesson, occurrence.post_at,
+            post_id = await repo.posts.claim(key, occurrence.lesson, occurrence.post_at,
                                             occurrence.due_at, self.poster.claimant, now=now)
             if post_id is None:
                 # Another process won it: take it over should that process die mid-post.
-                other = await repo.find_post(*occurrence.key)
+                other = await repo.posts.find(*occurrence.key)
                 if other is not None and other.status == "claimed":
                     wakes.append(now if claims.holder_gone(other.claimed_by)
                                  else other.claimed_at + self.stale_after)
                 continue
-            post = await repo.get_post(post_id)
+            post = await repo.posts.get(post_id)
             if post is not None:
                 await self.poster.complete(post, notes=notes[key])
         upcoming = calendar.next_due(key, course, now)
@@ -121,14 +122,14 @@ class Scheduler:
 
     async def _skip_missed(self, occurrence: calendar.Occurrence, reason: str,
                            notes: list[str]) -> None:
-        post_id = await self.repository.skip_occurrence(
+        post_id = await self.repository.posts.skip_occurrence(
             occurrence.course, occurrence.lesson, occurrence.post_at, occurrence.due_at,
             self.poster.claimant, reason)
         if post_id is None:
             return
         log.info("Skipped %s in %s (%s): %s", occurrence.lesson, occurrence.course,
                  occurrence.post_at.isoformat(), reason)
-        await self.repository.audit(occurrence.course, None, "lesson_skipped",
+        await self.repository.audit.add(occurrence.course, None, "lesson_skipped",
                                     f"{occurrence.lesson} at {occurrence.post_at.isoformat()}: "
                                     f"{reason}")
         notes.append(posting_rules.skipped_sentence(self.poster.title(occurrence.lesson),

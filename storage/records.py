@@ -1,0 +1,163 @@
+"""The plain records the stores return and take: frozen dataclasses, no SQLAlchemy objects.
+
+One mapping from a row to a record (:func:`from_row`): a record's fields are read from the
+row's attributes of the same names, so a column added to both needs no hand-written copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from typing import Any, Literal, TypeVar
+
+PostStatus = Literal["claimed", "posted", "failed", "skipped"]
+R = TypeVar("R")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def from_row(record: type[R], row: object, **values: Any) -> R:
+    """A ``record`` from the row's attributes of its fields' names (``values`` win)."""
+    names = [f.name for f in fields(record)]  # type: ignore[arg-type]
+    return record(**{name: values[name] if name in values else getattr(row, name)
+                     for name in names})
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One lesson occurrence and what happened to it."""
+
+    id: int
+    course: str
+    lesson: str
+    scheduled_at: dt.datetime
+    due_at: dt.datetime | None
+    status: PostStatus
+    reason: str | None
+    claimed_by: str
+    claimed_at: dt.datetime
+    attempts: int
+    channel_id: int | None
+    message_id: int | None
+    posted_at: dt.datetime | None
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A question thread as recorded for its post."""
+
+    post_id: int
+    question_index: int
+    thread_id: int
+    starter_message_id: int | None
+    created_at: dt.datetime
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """What the reply listener needs to know about a lesson thread, keyed by thread id."""
+
+    thread_id: int
+    post_id: int
+    question_index: int
+    course: str
+    lesson: str
+    scheduled_at: dt.datetime
+    due_at: dt.datetime | None
+    channel_id: int | None
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewReply:
+    """A reply to record; ``text`` only when the course stores reply text."""
+
+    message_id: int
+    thread_id: int
+    post_id: int
+    question_index: int
+    course: str
+    lesson: str
+    guild_id: int
+    author_id: int
+    author_name: str
+    created_at: dt.datetime
+    word_count: int
+    char_count: int
+    reply_to_message_id: int | None = None
+    reply_to_author_id: int | None = None
+    late: bool = False
+    text: str | None = None
+    edited_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRecord(NewReply):
+    """A recorded reply, deleted or not: what was recorded, and when it was deleted."""
+
+    deleted_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StudentTotals:
+    """One student's participation over the replies asked for (deleted replies excluded).
+
+    What a participation report and the gradebook show: ``author_name`` is the name on the
+    student's latest reply; ``questions_answered`` counts distinct question threads;
+    ``peer_replies`` counts replies to another student, ``substantive_peer_replies`` those of
+    them that are also substantive. ``before`` holds the counts before each cut-off asked for
+    (checkpoints), in the order asked.
+    """
+
+    author_id: int
+    author_name: str
+    replies: int
+    substantive_replies: int
+    words: int
+    questions_answered: int
+    peer_replies: int
+    late_replies: int
+    first_reply_at: dt.datetime
+    substantive_peer_replies: int = 0
+    before: tuple[CutoffCounts, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CutoffCounts:
+    """A student's substantive replies, and substantive peer replies, made before ``cutoff``.
+
+    What a checkpoint needs; :meth:`ReportStore.summary` returns one per ``cutoffs`` entry in
+    :attr:`StudentTotals.before`, counted in the same pass as the totals.
+    """
+
+    cutoff: dt.datetime
+    substantive_replies: int
+    substantive_peer_replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class LessonTotal:
+    """Replies to one lesson of a course, over all its posts (deleted replies excluded)."""
+
+    lesson: str
+    first_scheduled_at: dt.datetime
+    replies: int
+    students: int
+    words: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One teacher action from the audit log."""
+
+    id: int
+    course: str
+    actor_id: int | None
+    action: str
+    detail: str
+    at: dt.datetime
