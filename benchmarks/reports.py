@@ -9,12 +9,13 @@ Usage (from the repository root; see benchmarks/README.md)::
 wipe: like the tests, it drops and recreates the ``public`` schema first. SQLite runs in a
 temporary file, removed at the end.
 
-The term (about 120,000 replies) is written through the repository: ``record_replies`` in
-batches, then edits and deletes through ``mark_edited`` and ``mark_deleted_many``, so the rows
-are the bot's own. Timed, each next to a hand-written SQL aggregate over the same rows (plain
-SQL text through the same engine: the GROUP BY a person would write for the same numbers):
+The term (about 120,000 replies) is written through the repository: ``replies.record`` in
+batches, then edits and deletes through ``replies.mark_edited`` and
+``replies.mark_deleted``, so the rows are the bot's own. Timed, each next to a hand-written
+SQL aggregate over the same rows (plain SQL text through the same engine: the GROUP BY a
+person would write for the same numbers):
 
-- the ``/participation`` query (``Repository.summary``) for the course and for one lesson,
+- the ``/participation`` query (``ReportStore.summary``) for the course and for one lesson,
   then for the course with two checkpoints counted in the same pass;
 - the gradebook CSV as ``seminar export`` builds it (``bot.gradebook.course_report``, then
   ``bot.core.reports.to_csv``), graded like config.example.yaml, without and with two checkpoints.
@@ -324,19 +325,8 @@ def csv_rows(data: bytes, grading: GradingSettings) -> dict[str, tuple[str, ...]
     """The gradebook's cells, in :func:`expected_csv_rows`' order, by user id."""
     reader = csv.reader(io.StringIO(data.decode("utf-8-sig")))
     header = next(reader)
-    wanted = [
-        "replies",
-        "substantive_replies",
-        "words",
-        "questions_answered",
-        "peer_replies",
-        "late_replies",
-        "on_time_replies",
-        "first_reply_utc",
-        "status",
-        "required_peer_replies_met",
-        *header[len(header) - len(grading.checkpoints) :],
-    ]
+    # Every column after the user id and the display name, checkpoints included.
+    wanted = [*reports.CSV_COLUMNS[2:], *header[len(header) - len(grading.checkpoints) :]]
     at = [header.index(column) for column in wanted]
     uid = header.index("user_id")
     return {row[uid]: tuple(_plain(row[i]) for i in at) for row in reader}

@@ -64,19 +64,9 @@ class PostStore(Store):
                 return None
             return await self._take_over_in(session, existing, claimant, now - stale_after, now)
 
-    def _insert_occurrence(
-        self,
-        course: str,
-        lesson: str,
-        scheduled_at: dt.datetime,
-        due_at: dt.datetime | None,
-        claimant: str,
-        now: dt.datetime,
-        *,
-        status: PostStatus,
-        attempts: int,
-        reason: str | None = None,
-    ) -> Any:
+    def _insert_occurrence(self, course: str, lesson: str, scheduled_at: dt.datetime,
+                           due_at: dt.datetime | None, claimant: str, now: dt.datetime, *,
+                           status: PostStatus, attempts: int, reason: str | None = None) -> Any:
         """INSERT an occurrence's post row unless one exists (the unique key decides)."""
         return (
             self._insert(LessonPost)

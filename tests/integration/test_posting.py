@@ -24,7 +24,7 @@ from bot.cogs.posting import PostingCog
 from bot.core.config import Settings, parse_settings
 from storage.engine import create_engine
 from storage.models import LessonPost
-from storage.records import Post, ThreadInfo
+from storage.records import Post, ThreadInfo, utcnow
 from storage.repository import Repository
 from tests.emulator import ActionRejected, DiscordEmulator
 from tests.emulator.model import SEND_MESSAGES
@@ -221,7 +221,7 @@ async def test_a_lesson_due_in_two_seconds_is_posted_once_with_a_thread_per_ques
 
     # Restarted: the post is recorded, so nothing is posted again.
     async with start_bot(settings) as bot:
-        await cog_of(bot).run_due()
+        await cog_of(bot).scheduler.run_due(utcnow())
         assert len(await repo_of(bot).posts.matching(COURSE)) == 1
         # The Transcript button still answers after the restart (it is persistent).
         again = await emulator.click_button(room.guild_id, room.class_channel_id,
@@ -322,7 +322,7 @@ async def test_two_bots_on_one_database_post_once(
         second.dispatch("seminar_calendar_changed")
         (post,) = await settled(repo_of(first))
         assert post.status == "posted"
-        await asyncio.gather(*(cog.run_due() for cog in cogs))
+        await asyncio.gather(*(cog.scheduler.run_due(utcnow()) for cog in cogs))
         assert len(await repo_of(second).posts.matching(COURSE)) == 1
     assert_one_complete_text_post(emulator, room.class_channel_id)
 

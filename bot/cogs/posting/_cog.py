@@ -74,10 +74,6 @@ class PostingCog(commands.Cog, name="Posting"):
         """Make the scheduler look at the calendar and the database again now."""
         self.bot.timers.wake(JOB)
 
-    async def run_due(self) -> dt.datetime | None:
-        """Do everything due now; when the next thing falls due (None: nothing scheduled)."""
-        return await self.scheduler.run_due(utcnow())
-
     @commands.Cog.listener()
     async def on_seminar_calendar_changed(self) -> None:
         """The calendar was changed (reloaded config): recompute the next wake-up."""
