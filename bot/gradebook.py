@@ -1,7 +1,7 @@
 """Read a course's participation from the database and grade it with :mod:`bot.core.reports`.
 
 Shared by the teacher and student cogs and by ``seminar export``, so that Discord and the
-command line give the same numbers. Counting is SQL (:meth:`Repository.summary`: one query for
+command line give the same numbers. Counting is SQL (:meth:`ReportStore.summary`: one query for
 the scope, its checkpoints counted in the same pass); grading and formatting are
 :mod:`bot.core.reports`. No discord.py.
 """

@@ -1,7 +1,7 @@
 """Per-student participation numbers -> graded summaries, a gradebook CSV, a chart and text.
 
 Pure: no discord.py, no SQLAlchemy. The counting itself happens once, in SQL
-(``storage.repository.Repository.summary``: one row of totals per student who replied, with
+(``storage.reports.ReportStore.summary``: one row of totals per student who replied, with
 each checkpoint's counts from the same pass, see :class:`AuthorTotals`). This module combines
 those rows with the roster (who has not replied), grades them
 (:class:`~bot.core.config.GradingSettings`), and formats them: :func:`table_pages`,
