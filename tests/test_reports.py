@@ -23,6 +23,7 @@ from bot.core.reports import (
     checkpoint_deadlines,
     escape_for_discord,
     records_csv,
+    reminder_at,
     reminder_summary,
     reminder_texts,
     stats_text,
@@ -417,3 +418,14 @@ def test_the_teacher_is_told_what_a_reminder_did() -> None:
     assert reminder_summary("Rome", some) == (
         "Reminded 2 student(s) about “Rome” in <#55> (2 were reminded before). Each student "
         "is reminded once per lesson.")
+
+
+def test_the_automatic_reminder_goes_hours_before_the_due_time_and_waits_after_a_failure() -> None:
+    due = dt.datetime(2026, 9, 14, 23, 59, tzinfo=dt.UTC)
+    assert reminder_at(due, 24) == dt.datetime(2026, 9, 13, 23, 59, tzinfo=dt.UTC)
+    assert reminder_at(due, 1.5) == dt.datetime(2026, 9, 14, 22, 29, tzinfo=dt.UTC)
+    retry = dt.datetime(2026, 9, 14, 0, 5, tzinfo=dt.UTC)
+    assert reminder_at(due, 24, not_before=retry) == retry
+    assert reminder_at(due, 1.5, not_before=retry) == dt.datetime(2026, 9, 14, 22, 29,
+                                                                  tzinfo=dt.UTC)
+

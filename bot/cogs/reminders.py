@@ -209,8 +209,7 @@ class RemindersCog(commands.Cog):
             for post in await repo.posts.due_between(now, now + HORIZON, course=key):
                 if post.id in self._done or post.due_at is None:
                     continue
-                at = post.due_at - dt.timedelta(hours=hours)
-                at = max(at, self._not_before.get(post.id, at))
+                at = reports.reminder_at(post.due_at, hours, self._not_before.get(post.id))
                 pending.append((at, key, post))
         return sorted(pending, key=lambda item: (item[0], item[2].id))
 

@@ -19,7 +19,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import gradebook
+from bot import gradebook, privacy
 from bot.client.errors import APOLOGY, send_ephemeral
 from bot.client.interactions import (
     LessonArg,
@@ -310,37 +310,14 @@ class TeacherCog(commands.Cog):
 
     async def forget(self, course_key: str, user_id: int, actor_id: int) -> int:
         """Delete a student's records and write it to the audit log; replies deleted."""
-        repo = self.bot.repository
-        deleted = (await repo.forget_student(course_key, user_id))["replies"]
-        await repo.audit.add(course_key, actor_id, "forget",
-                             f"student {user_id}: {deleted} replies deleted")
-        log.info("Course %s: teacher %s deleted the records of student %s (%s replies).",
-                 course_key, actor_id, user_id, deleted)
-        return deleted
+        return await privacy.forget_student(self.bot.repository, course_key, user_id, actor_id)
 
     # --- retention ---------------------------------------------------------------------------
-
-    async def purge_expired(self, now: dt.datetime | None = None) -> dict[str, int]:
-        """Delete replies older than each course's ``retention_days``; how many, per course."""
-        repo = self.bot.repository
-        now = now or discord.utils.utcnow()
-        purged: dict[str, int] = {}
-        for key, course in self.bot.settings.courses.items():
-            cutoff = now - dt.timedelta(days=course.retention_days)
-            deleted = await repo.purge_older_than(key, cutoff)
-            purged[key] = deleted
-            if deleted:
-                await repo.audit.add(key, None, "purge",
-                                 f"{deleted} replies older than {course.retention_days} days "
-                                 f"(before {cutoff:%Y-%m-%d %H:%M} UTC) deleted")
-                log.info("Course %s: purged %s replies older than %s days.", key, deleted,
-                         course.retention_days)
-        return purged
 
     async def _purge_job(self, now: dt.datetime) -> dt.datetime:
         """Purge now, then again a day later (purging is idempotent)."""
         try:
-            await self.purge_expired(now)
+            await privacy.purge_expired(self.bot.repository, self.bot.settings.courses, now)
         except Exception:
             log.exception("The daily retention purge failed; trying again in %s.",
                           RETENTION_RETRY)

@@ -735,3 +735,14 @@ def reminder_summary(title: str, outcome: ReminderOutcome) -> str:
         return f"Nobody to remind about “{title}”{rest}."
     return (f"Reminded {len(outcome.reminded)} student(s) about “{title}” in "
             f"<#{outcome.channel_id}>{rest}. Each student is reminded once per lesson.")
+
+
+def reminder_at(due_at: dt.datetime, hours_before_due: float,
+                not_before: dt.datetime | None = None) -> dt.datetime:
+    """When the automatic reminder of a lesson due at ``due_at`` goes out.
+
+    ``hours_before_due`` before the due time; not before ``not_before`` (a reminder that
+    failed waits a little before it is tried again).
+    """
+    at = due_at - dt.timedelta(hours=hours_before_due)
+    return at if not_before is None else max(at, not_before)
