@@ -155,7 +155,7 @@ async def test_removing_a_job_cancels_its_run_and_the_loop_goes_on(loop: DueLoop
     assert loop.due_at("slow") is None
 
 
-async def test_closing_stops_a_job_in_progress(clock: Clock) -> None:
+async def test_closing_stops_a_job_in_progress_and_waits_until_it_has(clock: Clock) -> None:
     loop = DueLoop(clock=clock)
     cancelled = asyncio.Event()
     started = asyncio.Event()
@@ -165,6 +165,10 @@ async def test_closing_stops_a_job_in_progress(clock: Clock) -> None:
         try:
             await asyncio.Event().wait()
         finally:
+            # Cleaning up takes turns of the loop (a database connection going back to
+            # its pool, say): close() must not return before it is done.
+            for _ in range(3):
+                await asyncio.sleep(0)
             cancelled.set()
         return None
 

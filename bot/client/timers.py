@@ -103,8 +103,11 @@ class DueLoop:
                 await asyncio.wait({task})  # not `await task`: a removed job must not stop us
             finally:
                 self._running = None
-                if not task.done():  # the loop itself is being cancelled
+                if not task.done():  # the loop itself is being cancelled (closing)
+                    # Wait until the job has stopped: it may hold a database connection
+                    # that must go back to the pool before the engine is disposed.
                     task.cancel()
+                    await asyncio.wait({task})
             if name not in self._jobs:
                 continue  # removed while it ran
             if task.cancelled():
