@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.core.participation_rules import (
     CATCH_UP,
+    COPIED_RUN,
     DISCUSSION_WITHOUT_DUE,
     LATE_GRACE,
     Edit,
@@ -22,6 +23,7 @@ from bot.core.participation_rules import (
     is_late,
     peer_of,
     still_read,
+    words_of,
 )
 
 T0 = dt.datetime(2026, 9, 7, 13, 0, tzinfo=dt.UTC)
@@ -39,8 +41,8 @@ ALICE, BOB, BOT = 1, 2, 99
         ("Stalin won the war.", 4),
         ("I don't think so — it's well-known.", 6),
         ("In 1937, 681,692 people were shot.", 6),
-        ("**Bold** and _italic_ and `code`", 5),
-        ("> quoting you\nI agree", 4),
+        ("**Bold** and _italic_ and `code`", 4),
+        ("> quoting you\nI agree", 2),
         ("<@1234> I agree with <@!5678> and <@&42> in <#77>", 5),
         ("Look: https://www.hoover.org/research/russias-re-stalinization now", 2),
         ("see www.example.com/page", 1),
@@ -71,9 +73,64 @@ def test_counting_never_fails_and_is_bounded(text: str) -> None:
     assert 0 <= count_characters(text) <= len(text)
 
 
-@given(st.lists(st.from_regex(r"[A-Za-z]{1,12}", fullmatch=True), max_size=50))
+@given(st.text(), st.text())
+def test_leaving_out_copies_only_ever_lowers_the_count(text: str, source: str) -> None:
+    assert 0 <= count_words(text, copied_from=[source]) <= count_words(text)
+
+
+@given(st.lists(st.from_regex(r"[A-Za-z]{1,12}", fullmatch=True), min_size=COPIED_RUN,
+                max_size=50, unique_by=str.casefold))
+def test_a_reply_copied_whole_from_its_source_has_no_words_of_its_own(words: list[str]) -> None:
+    text = " ".join(words)
+    assert count_words(text, copied_from=[f"Earlier: {text}!"]) == 0
+    assert len(words_of(text)) == len(words)
+
+
+@given(st.lists(st.from_regex(r"[A-Za-z]{1,12}", fullmatch=True), max_size=50,
+                unique_by=str.casefold))
 def test_plain_words_separated_by_spaces_count_one_each(words: list[str]) -> None:
     assert count_words(" ".join(words)) == len(words)
+
+
+QUESTION = "Why did the purges of 1937 reach so far beyond the party?"
+ANSWERED = "Because Stalin feared any rival, even imagined ones, inside and outside the party."
+
+
+@pytest.mark.parametrize(
+    ("text", "copied_from", "words"),
+    [
+        # Quotes are the other person's words.
+        ("> Because Stalin feared any rival\nI disagree with that", (), 4),
+        ("I disagree.\n>>> Because Stalin feared any rival,\neven imagined ones.", (), 2),
+        (">not a quote without the space", (), 6),
+        # Code is not prose.
+        ("Look:\n```\nfor i in range(100): print(i)\n```\nthat is all", (), 4),
+        ("It prints `lots of words in here` twice", (), 3),
+        ("Unclosed ```code runs to the end of the message", (), 1),
+        # Links, mentions, emoji, timestamps are not words (as before).
+        ("<@1> <#2> <:x:3> <t:1:R> https://a.example/b www.c.example", (), 0),
+        # Padding: a word or a group of up to three repeated right after itself.
+        ("very very very very important", (), 2),
+        ("ha ha ha ha ha", (), 1),
+        ("good point good point good point", (), 2),
+        ("I agree with you I agree with you", (), 4),
+        ("Yes yes YES, the NKVD did", (), 4),
+        ("the state and the party and the people", (), 8),  # repeats apart: all count
+        (" ".join(["One sentence pasted twice to look longer than it is."] * 2), (), 10),
+        # Copied from the question or from the message replied to: five words in a row.
+        (QUESTION, (QUESTION,), 0),
+        ("Why did the purges of 1937 reach so far? Fear of rivals.", (QUESTION,), 3),
+        ("The purges of 1937 were about fear.", (QUESTION,), 7),  # four in a row: own words
+        ("You say Stalin feared any rival, even imagined ones, but I doubt it", (ANSWERED,), 6),
+        ("Stalin feared rivals", (ANSWERED,), 3),
+        # Nothing scores spelling or grammar: a learner's words count like anyone's.
+        ("i thinks stalin he want control all peoples", (), 8),
+        ("Сталин боялся соперников", (QUESTION,), 3),
+    ],
+)
+def test_only_the_students_own_words_count(text: str, copied_from: tuple[str, ...],
+                                            words: int) -> None:
+    assert count_words(text, copied_from=copied_from) == words
 
 
 # --- peers and lateness -------------------------------------------------------------------------

@@ -9,7 +9,12 @@ The rules (README "What counts as participation"):
 - A *word* is a run of letters or digits, with inner apostrophes or hyphens kept inside it
   ("don't", "well-known", "1917", "681,692" are one word each). Mentions, channel links,
   custom emoji, Discord timestamps and web addresses are not words. Markdown marks (``**``,
-  ``_``, ``>``) are not words either.
+  ``_``) are not words either.
+- Only the student's own words count: quoted lines (``> ...``, and everything after
+  ``>>> ``), code (```` ```blocks``` ```` and ```inline```), a word or a group of up to 20
+  words repeated right after itself ("very very very", "ha ha ha", "I agree I agree"), and
+  any run of five or more words copied from the question or from the message replied to
+  are left out. Nothing looks at spelling or grammar.
 - *Characters* are the characters of the message as written, surrounding white space left out.
 - A *peer reply* answers another member who is not a bot: a Discord reply to their message,
   or else a mention of them. Answering yourself, the bot or nobody is not a peer reply.
@@ -44,11 +49,73 @@ _NOT_WORDS = re.compile(
 _WORD = re.compile(r"[^\W_]+(?:['’\-][^\W_]+|(?<=\d)[.,]\d+)*")
 
 
-def count_words(text: str) -> int:
-    """How many words ``text`` has (mentions, emoji, links and markdown marks left out)."""
+def words_of(text: str) -> list[str]:
+    """The words of ``text`` as a reader sees them (mentions, emoji, links left out)."""
     if "<" in text or "://" in text or "www." in text.lower():
         text = _NOT_WORDS.sub(" ", text)
-    return len(_WORD.findall(text))
+    return _WORD.findall(text)
+
+
+def count_words(text: str, *, copied_from: Iterable[str] = ()) -> int:
+    """How many of the student's own words ``text`` has (see the module's rules).
+
+    ``copied_from``: the texts a copied run of words is looked for in (the question, the
+    message replied to).
+    """
+    if "`" in text or ">" in text:
+        text = _quoted_and_code(text)
+    words = _without_repeats([w.casefold() for w in words_of(text)])
+    sources = [s for s in copied_from if s]
+    if sources and len(words) >= COPIED_RUN:
+        words = _without_copies(words, sources)
+    return len(words)
+
+
+#: Words in a row that, found in the question or the message replied to, count as copied.
+COPIED_RUN: Final = 5
+#: Longest group of words whose repetition right after itself is left out (a pasted sentence).
+REPEATED_GROUP: Final = 20
+
+# Code blocks and inline code (``` or `), and quotes: a line from "> ", or all after ">>> ".
+_CODE = re.compile(r"```.*?(?:```|\Z)|``[^`]*``|`[^`\n]*`", re.DOTALL)
+_QUOTE_LINE = re.compile(r"^[ \t]*> .*$", re.MULTILINE)
+_QUOTE_REST = re.compile(r"^[ \t]*>>> .*", re.MULTILINE | re.DOTALL)
+
+
+def _quoted_and_code(text: str) -> str:
+    """``text`` without its code and its quoted lines."""
+    text = _CODE.sub(" ", text)
+    text = _QUOTE_REST.sub(" ", text)
+    return _QUOTE_LINE.sub(" ", text)
+
+
+def _without_repeats(words: list[str]) -> list[str]:
+    """The words, with a word or a group of words repeated right after itself kept once."""
+    kept: list[str] = []
+    for word in words:
+        kept.append(word)
+        end = len(kept)
+        if word not in kept[max(0, end - 1 - REPEATED_GROUP):end - 1]:
+            continue  # not seen lately: nothing can repeat (most words, quickly)
+        for size in range(1, min(REPEATED_GROUP, end // 2) + 1):
+            start = end - size
+            if word == kept[start - 1] and kept[start:] == kept[start - size:start]:
+                del kept[start:]
+                break
+    return kept
+
+
+def _without_copies(words: list[str], sources: Iterable[str]) -> list[str]:
+    """The words not inside a run of COPIED_RUN or more found in one of ``sources``."""
+    runs: set[tuple[str, ...]] = set()
+    for source in sources:
+        theirs = [w.casefold() for w in words_of(source)]
+        runs.update(tuple(theirs[i:i + COPIED_RUN]) for i in range(len(theirs) - COPIED_RUN + 1))
+    copied = [False] * len(words)
+    for i in range(len(words) - COPIED_RUN + 1):
+        if tuple(words[i:i + COPIED_RUN]) in runs:
+            copied[i:i + COPIED_RUN] = [True] * COPIED_RUN
+    return [w for w, was_copied in zip(words, copied, strict=True) if not was_copied]
 
 
 def count_characters(text: str) -> int:

@@ -210,6 +210,45 @@ async def test_peer_replies_by_reply_and_by_mention(
     assert own_reply is not None and own_reply.reply_to_author_id is None
 
 
+async def test_only_a_students_own_words_count(
+    emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
+    start_bot: StartBot, repo: Repository,
+) -> None:
+    lesson = await post_lesson(emulator, repo, school, questions=1)
+    thread = lesson.threads[0]
+    async with start_bot(settings) as bot:
+        question = bot.lessons[SEED].questions[0]  # the thread's question, as posted
+        alice_text = "The state wants a strong leader in the history books, I think."
+        copied = await say(emulator, thread, students.alice, f"{question} Fear, I think.")
+        first = await say(emulator, thread, students.alice, alice_text)
+        quoting = await say(emulator, thread, students.bob,
+                            f"> {alice_text}\nYes yes yes, and fear too.",
+                            reply_to=int(first["id"]))
+        echo = await say(emulator, thread, students.carol,
+                         "A strong leader in the history books matters less than bread.",
+                         reply_to=int(first["id"]))
+        code = await say(emulator, thread, students.bob, "See `this is code not prose` here.")
+        await until(recorded(repo, copied, first, quoting, echo, code))
+        await emulator.user_edit(thread, int(code["id"]), "See here here here here now.")
+
+        async def edited() -> bool:
+            reply = await repo.replies.get(int(code["id"]))
+            return reply is not None and reply.edited_at is not None
+
+        await until(edited)
+
+    async def words(message: dict[str, Any]) -> int:
+        reply = await repo.replies.get(int(message["id"]))
+        assert reply is not None
+        return reply.word_count
+
+    assert await words(copied) == 3  # the question copied: only "Fear, I think"
+    assert await words(first) == 12
+    assert await words(quoting) == 4  # the quote left out, "yes yes yes" once
+    assert await words(echo) == 4  # five words of the reply it answers left out
+    assert await words(code) == 3  # after the edit: "See here now", the repeats once
+
+
 async def test_a_reply_after_the_due_time_is_late(
     emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
     start_bot: StartBot, repo: Repository,

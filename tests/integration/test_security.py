@@ -221,7 +221,7 @@ async def test_mystats_after_real_replies_shows_only_the_callers_numbers(
         assert posted.final().content.startswith("Posted “")
         first, second = [int(t["id"]) for t in emulator.threads(room.channel_id)][:2]
         await emulator.user_message(first, alice, "I think the purges were about fear itself.")
-        await emulator.user_message(second, bob, " ".join(["bob-words"] * 31))
+        await emulator.user_message(second, bob, " ".join(f"bob{n}" for n in range(31)))
         await emulator.user_message(first, bob, "And a second reply from bob here.")
 
         async def both_recorded() -> bool:

@@ -21,8 +21,8 @@ from discord.ext import commands
 
 from bot.cogs.participation.catchup import CatchUp
 from bot.cogs.participation.recorder import ReplyRecorder
-from bot.cogs.participation.threads import LessonThreads, counts, new_reply
-from bot.core.participation_rules import Edit, count_characters, count_words
+from bot.cogs.participation.threads import LessonThreads, counts, new_reply, own_words
+from bot.core.participation_rules import Edit, count_characters
 from storage.records import ThreadInfo
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ class ParticipationCog(commands.Cog):
         self.bot = bot
         self.recorder = ReplyRecorder(bot.repository, bot.settings.database.url,
                                       on_caught_up=self._read_left_out)
-        self.threads = LessonThreads(bot.settings, self.recorder, bot.serves_guild)
+        self.threads = LessonThreads(bot.settings, self.recorder, bot.serves_guild,
+                                     lambda: bot.lessons)
         self.catch_up = CatchUp(bot, self.threads, self.recorder)
         self._closing = False
 
@@ -97,8 +98,9 @@ class ParticipationCog(commands.Cog):
         if message.edited_at is None or "content" not in payload.data:
             return
         content = message.content
+        replied = await self.threads.replied_to(message, None)
         await self.recorder.edit(message.id, Edit(
-            message.edited_at, count_words(content), count_characters(content),
+            message.edited_at, own_words(content, thread, replied), count_characters(content),
             content if thread.store_text else None))
 
     @commands.Cog.listener()

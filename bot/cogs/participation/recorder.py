@@ -131,11 +131,6 @@ class ReplyRecorder:
             if self.buffer.full:
                 self._full.set()
 
-    def waiting_author(self, message_id: int) -> int | None:
-        """The author of a reply still waiting in the buffer, if it is there."""
-        waiting = self.buffer.get(message_id)
-        return waiting.author_id if waiting is not None else None
-
     async def edit(self, message_id: int, edit: Edit) -> None:
         """Apply an author's edit to a waiting or recorded reply (or keep it for later)."""
         waiting = self.buffer.get(message_id)

@@ -28,6 +28,7 @@ from storage.records import NewReply, ThreadInfo
 
 if TYPE_CHECKING:
     from bot.core.config import Settings
+    from bot.core.lessons import Lesson
 
 # How far back lesson posts are looked up: no lesson stays open for discussion a year.
 LOOKBACK: Final = dt.timedelta(days=366)
@@ -42,16 +43,28 @@ class LessonThread:
     guild_id: int
     store_text: bool
     closes_at: dt.datetime
+    question: str | None = None  # its question's text: words copied from it do not count
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RepliedTo:
+    """The message a reply answers: its id, its author and its text, when they are known."""
+
+    message_id: int
+    author: Person | None = None
+    text: str | None = None
 
 
 class LessonThreads:
     """The lesson threads still read, by thread id (a dict lookup for every message)."""
 
     def __init__(self, settings: Settings, recorder: ReplyRecorder,
-                 serves_guild: Callable[[int], bool]) -> None:
+                 serves_guild: Callable[[int], bool],
+                 lessons: Callable[[], Mapping[str, Lesson]]) -> None:
         self.settings = settings
         self.recorder = recorder
         self.serves_guild = serves_guild
+        self.lessons = lessons
         self.by_id: dict[int, LessonThread] = {}
 
     def get(self, thread_id: int) -> LessonThread | None:
@@ -66,8 +79,11 @@ class LessonThreads:
         course = self.settings.courses.get(info.course)
         if course is None or not self.serves_guild(course.guild_id):
             return None  # a server on another process's shard: that process reads it
+        lesson = self.lessons().get(info.lesson)
+        questions = lesson.questions if lesson is not None else []
+        question = questions[info.question_index] if info.question_index < len(questions) else None
         return LessonThread(info, course.guild_id, course.store_text,
-                            discussion_closes_at(info.scheduled_at, info.due_at))
+                            discussion_closes_at(info.scheduled_at, info.due_at), question)
 
     def add(self, info: ThreadInfo) -> LessonThread | None:
         """Read a newly opened thread from now on; None if it is not served here."""
@@ -99,22 +115,21 @@ class LessonThreads:
         """
         if not counts(message, thread):
             return None
-        replied = (None if message.reference is None
-                   else await self.replied_to(message, earlier))
-        return new_reply(message, thread, replied)
+        return new_reply(message, thread, await self.replied_to(message, earlier))
 
     async def replied_to(
         self, message: discord.Message, earlier: Mapping[int, discord.Message] | None
-    ) -> tuple[int | None, Person | None]:
-        """The id of the message a reply answers, and its author when it can be found.
+    ) -> RepliedTo | None:
+        """The message a reply answers, with its author and text when they can be found.
 
         Looked up in the event itself, the client's cache, the batch being read, the
-        buffer, then the database (which holds only members' replies, never bots').
+        buffer, then the database (which holds only members' replies, never bots', and
+        their text only in courses that store it).
         """
         reference = message.reference
         if (reference is None or reference.message_id is None
                 or reference.type is not discord.MessageReferenceType.reply):
-            return None, None
+            return None
         target_id = reference.message_id
         target = reference.resolved
         if not isinstance(target, discord.Message):
@@ -122,14 +137,15 @@ class LessonThreads:
         if target is None and earlier is not None:
             target = earlier.get(target_id)
         if target is not None:
-            return target_id, Person(target.author.id, target.author.bot)
-        waiting = self.recorder.waiting_author(target_id)
+            return RepliedTo(target_id, Person(target.author.id, target.author.bot),
+                             target.content)
+        waiting = self.recorder.buffer.get(target_id)
         if waiting is not None:
-            return target_id, Person(waiting)
+            return RepliedTo(target_id, Person(waiting.author_id), waiting.text)
         recorded = await self.recorder.repository.replies.get(target_id)
         if recorded is not None:
-            return target_id, Person(recorded.author_id)
-        return target_id, None
+            return RepliedTo(target_id, Person(recorded.author_id), recorded.text)
+        return RepliedTo(target_id)
 
 
 def counts(message: discord.Message, thread: LessonThread) -> bool:
@@ -143,13 +159,19 @@ def counts(message: discord.Message, thread: LessonThread) -> bool:
                 or message.created_at >= thread.closes_at)
 
 
+def own_words(content: str, thread: LessonThread, replied: RepliedTo | None) -> int:
+    """The words of a reply that count: none copied from its question or what it answers."""
+    copied_from = [text for text in (thread.question, replied.text if replied else None)
+                   if text]
+    return count_words(content, copied_from=copied_from)
+
+
 def new_reply(message: discord.Message, thread: LessonThread,
-              replied: tuple[int | None, Person | None] | None) -> NewReply:
+              replied: RepliedTo | None) -> NewReply:
     """The reply record of a counted message (``replied``: what it replies to, if any)."""
     author = message.author
     created_at = message.created_at
     content = message.content
-    reply_to_message_id, replied_to = replied if replied is not None else (None, None)
     mentioned = [Person(u.id, u.bot) for u in message.mentions] if message.mentions else ()
     info = thread.info
     return NewReply(
@@ -163,10 +185,10 @@ def new_reply(message: discord.Message, thread: LessonThread,
         author_id=author.id,
         author_name=author.display_name,
         created_at=created_at,
-        word_count=count_words(content),
+        word_count=own_words(content, thread, replied),
         char_count=count_characters(content),
-        reply_to_message_id=reply_to_message_id,
-        reply_to_author_id=peer_of(author.id, replied_to, mentioned),
+        reply_to_message_id=replied.message_id if replied else None,
+        reply_to_author_id=peer_of(author.id, replied.author if replied else None, mentioned),
         late=is_late(created_at, info.due_at),
         text=content if thread.store_text else None,
         edited_at=message.edited_at,
