@@ -217,3 +217,18 @@ class ReportStore(Store):
             )
             for row in rows
         ]
+
+    async def answered(self, course: str, *, lesson: str | None = None) -> set[int]:
+        """Students of a course (or lesson) whose replies a classmate has answered.
+
+        An answer is a reply (not deleted) to them by someone else: a Discord reply to their
+        message, or a mention. One pass over the course's (or lesson's) replies.
+        """
+        r = Reply
+        stmt = select(r.reply_to_author_id).distinct().where(
+            r.course == course, r.deleted_at.is_(None), r.reply_to_author_id.is_not(None),
+            r.reply_to_author_id != r.author_id)
+        if lesson is not None:
+            stmt = stmt.where(r.lesson == lesson)
+        async with self._sessions() as session:
+            return {int(author) for author in await session.scalars(stmt) if author is not None}

@@ -22,6 +22,8 @@ from bot.core.reports import (
     chart_png,
     checkpoint_deadlines,
     escape_for_discord,
+    left_alone,
+    left_alone_line,
     records_csv,
     reminder_at,
     reminder_summary,
@@ -429,3 +431,20 @@ def test_the_automatic_reminder_goes_hours_before_the_due_time_and_waits_after_a
     assert reminder_at(due, 1.5, not_before=retry) == dt.datetime(2026, 9, 14, 22, 29,
                                                                   tzinfo=dt.UTC)
 
+
+
+def test_the_teacher_sees_who_replied_and_has_not_been_answered() -> None:
+    summaries = report()
+    # Tom is off the roster, Zed never replied: neither is "left alone".
+    assert left_alone(summaries, answered={1}) == ["bob", "Élodie"]
+    assert left_alone(summaries, answered={1, 2, 3}) == []
+    assert left_alone_line([]) is None
+    line = left_alone_line(["bob", "*Élodie*"])
+    assert line == ("Nobody has answered yet, a reply from you or a classmate would bring them "
+                    "into the discussion: **bob**, **\\*Élodie\\***")
+    many = left_alone_line([f"s{i}" for i in range(30)])
+    assert many is not None and many.startswith("Nobody has answered yet (30 students), ")
+    # The line comes last, after every student, on the last page.
+    pages = table_pages(summaries, title="Participation", max_chars=300, footer=line)
+    assert len(pages) > 1
+    assert pages[-1].endswith(line) and not any(line in page for page in pages[:-1])

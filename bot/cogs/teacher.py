@@ -214,7 +214,9 @@ class TeacherCog(commands.Cog):
             summaries = await gradebook.course_report(
                 repo, key, course, roster_of(interaction.guild, course), lesson=slug, now=now)
             page_title = reports.report_title(course, title, summaries)
-            pages = reports.table_pages(summaries, title=page_title)
+            answered = await repo.reports.answered(key, lesson=slug)
+            footer = reports.left_alone_line(reports.left_alone(summaries, answered))
+            pages = reports.table_pages(summaries, title=page_title, footer=footer)
             chart_data = (summaries if slug else
                           await gradebook.lesson_chart_counts(repo, key))
         file = None

@@ -62,6 +62,8 @@ CHECKPOINT_COLUMN_PREFIX = "checkpoint: "
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 CHART_NAME_WIDTH = 24
+#: Past this many students left alone, the line under a report says how many.
+LEFT_ALONE_NAMED = 5
 MIN_PAGE_CHARS = 200
 
 
@@ -534,13 +536,14 @@ def summary_line(summary: StudentSummary) -> str:
 
 
 def table_pages(
-    summaries: Sequence[StudentSummary], *, title: str = "", max_chars: int = MESSAGE_CONTENT_LIMIT
+    summaries: Sequence[StudentSummary], *, title: str = "", max_chars: int = MESSAGE_CONTENT_LIMIT,
+    footer: str | None = None,
 ) -> list[str]:
     """Text pages of :func:`summary_line` lines, each page at most ``max_chars`` characters.
 
-    Every student appears exactly once, in the given order. Each page starts with ``title``
-    (followed by ``(page i/n)`` when there are several). The default limit is render.py's
-    message limit.
+    Every student appears exactly once, in the given order, then ``footer`` if given. Each
+    page starts with ``title`` (followed by ``(page i/n)`` when there are several). The
+    default limit is render.py's message limit.
     """
     if max_chars < MIN_PAGE_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_PAGE_CHARS}, not {max_chars}")
@@ -550,6 +553,8 @@ def table_pages(
     lines = [_truncate(summary_line(s), budget) for s in summaries]
     if not lines:
         lines = ["No students and no replies yet."]
+    if footer:
+        lines.append(_truncate(one_line(footer), budget))
     pages: list[list[str]] = [[]]
     used = 0
     for line in lines:
@@ -746,3 +751,24 @@ def reminder_at(due_at: dt.datetime, hours_before_due: float,
     """
     at = due_at - dt.timedelta(hours=hours_before_due)
     return at if not_before is None else max(at, not_before)
+
+
+def left_alone(summaries: Sequence[StudentSummary], answered: Iterable[int]) -> list[str]:
+    """The students (on the roster) who replied and whom no classmate has answered yet."""
+    heard = set(answered)
+    return [s.display_name for s in summaries
+            if s.status == "replied" and s.user_id not in heard]
+
+
+def left_alone_line(names: Sequence[str]) -> str | None:
+    """The line under a teacher's report naming the students nobody has answered, if any.
+
+    For the teacher only: a student never sees who was left alone.
+    """
+    if not names:
+        return None
+    shown = ", ".join(f"**{escape_for_discord(n)}**" for n in names)
+    many = f" ({len(names)} students)" if len(names) > LEFT_ALONE_NAMED else ""
+    # The advice first: a long list is cut at the end of its line, the advice must not be.
+    return (f"Nobody has answered yet{many}, a reply from you or a classmate would bring them "
+            f"into the discussion: {shown}")

@@ -153,6 +153,9 @@ async def test_report_shows_each_students_numbers_and_who_has_not_replied(
         f"{ts(t - DAY - HOUR)} · ❌ peer replies 0/1 · ✅ First reply · ⏳ Peer reply · "
         "(not in the student role)",
         f"{eve} — no reply yet",
+        # Only the teacher sees who is left alone: replied, and no classmate answered.
+        "Nobody has answered yet, a reply from you or a classmate would bring them into the "
+        "discussion: **carol**, **dave**",
     ]
     assert "@everyone" not in shown.content
 
@@ -160,11 +163,13 @@ async def test_report_shows_each_students_numbers_and_who_has_not_replied(
     seed_lines = lines_of(seed_only.final().content)
     assert seed_lines[0] == ("**Participation in History 101 · “Stalin’s Crimes and Russia’s "
                              "Future”** · 4 replied, 2 not yet")
-    assert seed_lines[-2:] == [f"{eve} — no reply yet", "**dave** — no reply yet"]
+    assert seed_lines[-3:-1] == [f"{eve} — no reply yet", "**dave** — no reply yet"]
+    assert seed_lines[-1].endswith(" into the discussion: **carol**")
     second_lines = lines_of(second.final().content)
     assert second_lines[0] == (f"**Participation in History 101 · “{SECOND_TITLE}”** · "
                                "1 replied, 4 not yet")
     assert second_lines[1].startswith("**dave** — 1 reply · 40 words")
+    assert second_lines[-1].endswith(" into the discussion: **dave**")
     assert d.second.lesson == SECOND
 
 
@@ -222,7 +227,10 @@ async def test_a_long_report_pages_with_buttons_for_the_teacher_only(
         assert all(len(page) <= 2000 for page in seen)
         assert [re.search(r"\(page (\d+)/", p).group(1) for p in seen] == [  # type: ignore[union-attr]
             str(i) for i in range(1, pages + 1)]
-        listed = [line for page in seen for line in page.split("\n")[1:]]
+        lines = [line for page in seen for line in page.split("\n")[1:]]
+        # Under the students: the 30 who replied and whom nobody answered (teacher only).
+        assert lines[-1].startswith("Nobody has answered yet (30 students), a reply from you")
+        listed = lines[:-1]
         assert len(listed) == 60 and len(set(listed)) == 60
         assert sum("no reply yet" in line for line in listed) == 30
         assert all("no reply yet" in line for line in listed[30:])  # missing ones last

@@ -173,3 +173,22 @@ async def test_report_indexes_migrate_down_and_up_keeping_the_numbers(
     assert await repo.reports.summary("bio", min_words=20) == before
     assert {r.guild_id for r in await repo.replies.matching("bio")} == {GUILD}
 
+
+
+async def test_answered_students_are_those_a_classmate_replied_to(database: TestDatabase) -> None:
+    repo = database.repo
+    [rome] = await post_lesson(repo, "hist", "rome", T0, 1, base=100)
+    [greece] = await post_lesson(repo, "hist", "greece", T0 + DAY, 1, base=200)
+    await repo.replies.record([
+        new_reply(rome, 1_001, ANN, T0 + HOUR, 5, name="Ann"),
+        new_reply(rome, 1_002, BEN, T0 + 2 * HOUR, 5, name="Ben", reply_to=(1_001, ANN)),
+        new_reply(rome, 1_003, BEN, T0 + 3 * HOUR, 5, name="Ben", reply_to=(1_002, BEN)),
+        new_reply(greece, 2_001, CAT, T0 + DAY + HOUR, 5, name="Cat", reply_to=(1_002, BEN)),
+        new_reply(greece, 2_002, ANN, T0 + DAY + HOUR, 5, name="Ann", reply_to=(2_001, CAT)),
+    ])
+    # Ben answering himself does not count; Ann's answer to Cat is deleted.
+    await repo.replies.mark_deleted([2_002], T0 + 2 * DAY)
+    assert await repo.reports.answered("hist") == {ANN, BEN}
+    assert await repo.reports.answered("hist", lesson="rome") == {ANN}
+    assert await repo.reports.answered("hist", lesson="greece") == {BEN}
+    assert await repo.reports.answered("other") == set()
