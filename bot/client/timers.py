@@ -18,6 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from storage.records import utcnow
+
 log = logging.getLogger(__name__)
 
 #: A job: does what is due by the given time; when it next has something due (or None).
@@ -26,11 +28,6 @@ Clock = Callable[[], dt.datetime]
 
 MAX_SLEEP = dt.timedelta(hours=1)
 RETRY_SOON = dt.timedelta(minutes=1)
-
-
-def utcnow() -> dt.datetime:
-    """Now, in UTC (the default clock)."""
-    return dt.datetime.now(dt.UTC)
 
 
 class DueLoop:

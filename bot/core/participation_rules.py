@@ -28,6 +28,7 @@ The rules (README "What counts as participation"):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -105,15 +106,21 @@ def _without_repeats(words: list[str]) -> list[str]:
     return kept
 
 
+@functools.lru_cache(maxsize=1024)
+def _runs_of(source: str) -> frozenset[tuple[str, ...]]:
+    """Every run of COPIED_RUN words of ``source`` (a question is read once, not per reply)."""
+    theirs = [w.casefold() for w in words_of(source)]
+    return frozenset(tuple(theirs[i:i + COPIED_RUN])
+                     for i in range(len(theirs) - COPIED_RUN + 1))
+
+
 def _without_copies(words: list[str], sources: Iterable[str]) -> list[str]:
     """The words not inside a run of COPIED_RUN or more found in one of ``sources``."""
-    runs: set[tuple[str, ...]] = set()
-    for source in sources:
-        theirs = [w.casefold() for w in words_of(source)]
-        runs.update(tuple(theirs[i:i + COPIED_RUN]) for i in range(len(theirs) - COPIED_RUN + 1))
+    runs = [_runs_of(source) for source in sources]
     copied = [False] * len(words)
     for i in range(len(words) - COPIED_RUN + 1):
-        if tuple(words[i:i + COPIED_RUN]) in runs:
+        run = tuple(words[i:i + COPIED_RUN])
+        if any(run in theirs for theirs in runs):
             copied[i:i + COPIED_RUN] = [True] * COPIED_RUN
     return [w for w, was_copied in zip(words, copied, strict=True) if not was_copied]
 

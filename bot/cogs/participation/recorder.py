@@ -13,14 +13,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
-import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from bot.core.participation_rules import Batch, Edit, ReplyBuffer, UnmatchedChanges
 from storage.bulk import ThreadedReplyWriter
-from storage.records import NewReply
+from storage.records import NewReply, utcnow
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -34,11 +33,6 @@ MAX_BATCH: Final = 5_000
 MAX_IN_FLIGHT: Final = 2  # batches queued in the database thread at once
 MAX_WAITING: Final = 20_000  # past this (database down), replies are left to backfill
 RETRY_DELAYS: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
-
-
-def utcnow() -> dt.datetime:
-    """Now, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def retry_delay(failures: int) -> float:

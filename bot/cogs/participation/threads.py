@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 import discord
 
-from bot.cogs.participation.recorder import ReplyRecorder, utcnow
+from bot.cogs.participation.recorder import ReplyRecorder
 from bot.core.participation_rules import (
     Person,
     count_characters,
@@ -24,7 +24,7 @@ from bot.core.participation_rules import (
     peer_of,
     still_read,
 )
-from storage.records import NewReply, ThreadInfo
+from storage.records import NewReply, ThreadInfo, utcnow
 
 if TYPE_CHECKING:
     from bot.core.config import Settings

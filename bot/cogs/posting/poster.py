@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import discord
 
+from bot.client.interactions import lesson_title
 from bot.client.messages import message_kwargs, to_embed, to_view
 from bot.cogs.posting import recovery
 from bot.cogs.posting.calls import (
@@ -80,11 +81,6 @@ class Poster:
         """The database: the source of truth for what was claimed and sent."""
         return self.bot.repository
 
-    def title(self, slug: str) -> str:
-        """A lesson's title, or its slug when the lesson file is gone."""
-        lesson = self.bot.lessons.get(slug)
-        return lesson.title if lesson is not None else slug
-
     async def complete(self, post: Post, *, notes: list[str] | None = None,
                        resuming: bool = False) -> PostResult:
         """Post (or finish posting) a claimed lesson; what happened. Never raises but cancel.
@@ -135,7 +131,8 @@ class Poster:
         if await repo.posts.mark(post.id, "failed", reason, claimant=self.claimant):
             await repo.audit.add(post.course, None, "post_failed", f"{post.lesson}: {reason}")
             if notes is not None:
-                notes.append(posting_rules.failed_sentence(self.title(post.lesson), reason))
+                title = lesson_title(self.bot, post.lesson)
+                notes.append(posting_rules.failed_sentence(title, reason))
 
     async def _complete(self, post: Post, notes: list[str] | None,
                         resuming: bool) -> PostResult:

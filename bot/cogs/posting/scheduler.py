@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from bot.client.interactions import notify_teachers
+from bot.client.interactions import lesson_title, notify_teachers
 from bot.cogs.posting.locking import ThreadLocker
 from bot.cogs.posting.poster import Poster
 from bot.core import calendar, claims, posting_rules
@@ -132,6 +132,6 @@ class Scheduler:
         await self.repository.audit.add(occurrence.course, None, "lesson_skipped",
                                     f"{occurrence.lesson} at {occurrence.post_at.isoformat()}: "
                                     f"{reason}")
-        notes.append(posting_rules.skipped_sentence(self.poster.title(occurrence.lesson),
+        notes.append(posting_rules.skipped_sentence(lesson_title(self.bot, occurrence.lesson),
                                                     occurrence.lesson, occurrence.post_at,
                                                     reason))
