@@ -177,3 +177,16 @@ async def test_closing_stops_a_job_in_progress_and_waits_until_it_has(clock: Clo
     await asyncio.wait_for(started.wait(), WAIT)
     await loop.close()
     assert cancelled.is_set()
+
+
+async def test_a_loop_closed_before_it_started_never_starts(clock: Clock) -> None:
+    loop = DueLoop(clock=clock)
+    job = Recorder(None)
+    loop.add("posting", job)
+    await loop.close()  # the bot closed while still setting up
+    loop.start()
+    for _ in range(5):  # turns of the event loop in which a started task would run the job
+        await asyncio.sleep(0)
+    await loop.close()
+    assert job.runs == []
+

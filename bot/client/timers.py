@@ -48,6 +48,7 @@ class DueLoop:
         self._task: asyncio.Task[None] | None = None
         self._running: tuple[str, asyncio.Task[dt.datetime | None]] | None = None
         self._ready: Callable[[], Awaitable[object]] | None = None
+        self._closed = False
 
     def add(self, name: str, job: Job) -> None:
         """Add a job (or replace one of the same name); it first runs as soon as it can."""
@@ -73,13 +74,17 @@ class DueLoop:
         return self._due.get(name)
 
     def start(self, ready: Callable[[], Awaitable[object]] | None = None) -> None:
-        """Start the loop's task; with ``ready``, the first run waits for it."""
-        if self._task is None:
+        """Start the loop's task; with ``ready``, the first run waits for it.
+
+        Not once closed: a bot closed while still setting up must not leave a task behind.
+        """
+        if self._task is None and not self._closed:
             self._ready = ready
             self._task = asyncio.create_task(self._run(), name="seminar-due-loop")
 
     async def close(self) -> None:
         """Stop the loop; a job in progress is cancelled (each job is safe to run again)."""
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
