@@ -9,14 +9,15 @@ the scope, its checkpoints counted in the same pass); grading and formatting are
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.core import reports
-from bot.core.config import CourseSettings
+from bot.core import grading, reports
+from bot.core.calendar import to_utc
+from bot.core.config import CourseSettings, GradingSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import current_revision, head_revision
 from storage.records import ReplyRecord, StudentTotals
@@ -37,6 +38,37 @@ def _names(totals: list[StudentTotals]) -> dict[int, str]:
     return {t.author_id: t.author_name for t in totals}
 
 
+async def grades(
+    repo: Repository,
+    course_key: str,
+    policy: GradingSettings,
+    students: Iterable[int],
+    *,
+    lesson: str | None = None,
+    student: int | None = None,
+    now: dt.datetime | None = None,
+    titles: Mapping[str, str] | None = None,
+) -> dict[int, grading.CourseGrade]:
+    """Each student's scores under ``policy`` for the course's posted lessons (or one lesson).
+
+    Two queries (:meth:`ReportStore.work` and the posted lessons) and the extensions; the
+    scoring is :mod:`bot.core.grading`. ``titles`` names lessons (their slug otherwise).
+    """
+    names = titles or {}
+    posted = await repo.reports.posted_lessons(course_key)
+    lessons = [grading.GradedLesson(p.post_id, p.lesson, names.get(p.lesson, p.lesson),
+                                    p.questions, p.due_at)
+               for p in posted if lesson is None or p.lesson == lesson]
+    work = await repo.reports.work(course_key, min_words=policy.min_words, lesson=lesson,
+                                   author_id=student)
+    dues: dict[int, dict[str, dt.datetime]] = {}
+    for extension in await repo.extensions.of_course(course_key):
+        dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
+    everyone = [student] if student is not None else students
+    graded = grading.grade_class(everyone, lessons, work, policy, now=now, dues=dues)
+    return {user: grade for user, grade in graded.items() if student in (None, user)}
+
+
 async def course_report(
     repo: Repository,
     course_key: str,
@@ -46,6 +78,7 @@ async def course_report(
     lesson: str | None = None,
     student: int | None = None,
     now: dt.datetime | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> list[reports.StudentSummary]:
     """Graded summaries for a course, one lesson, or one student, roster students included.
 
@@ -64,7 +97,9 @@ async def course_report(
         roster = _names(totals) if lesson is None else await class_list(repo, course_key)
     if student is not None:
         roster = {student: roster[student]} if student in roster else {}
-    return reports.summarise(totals, roster, grading, deadlines, now=now)
+    scores = await grades(repo, course_key, grading, roster, lesson=lesson, student=student,
+                          now=now, titles=titles)
+    return reports.summarise(totals, roster, grading, deadlines, now=now, grades=scores)
 
 
 async def student_stats(
@@ -75,20 +110,36 @@ async def student_stats(
     display_name: str,
     *,
     now: dt.datetime | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> reports.StudentStats:
-    """One student's own numbers over the course, and per posted lesson (``/mystats``)."""
+    """One student's own numbers over the course, and per posted lesson (``/mystats``).
+
+    Their scores come with their reasons: only this student's rows are ever read.
+    """
     grading = course.grading
     deadlines = reports.checkpoint_deadlines(grading, course.zone)
     rows = await repo.reports.summary(course_key, author_id=user_id, min_words=grading.min_words,
                               cutoffs=[d.cutoff for d in deadlines])
     lessons = await repo.reports.lesson_totals(course_key, author_id=user_id)
+    scores = await grades(repo, course_key, grading, [user_id], student=user_id, now=now,
+                          titles=titles)
     return reports.student_stats(user_id, display_name, rows[0] if rows else None, grading,
-                                 deadlines, lessons, now=now)
+                                 deadlines, lessons, now=now, grade=scores.get(user_id))
 
 
 async def lesson_chart_counts(repo: Repository, course_key: str) -> dict[str, int]:
     """Replies per posted lesson of the course, in post order (for the course chart)."""
     return {t.lesson: t.replies for t in await repo.reports.lesson_totals(course_key)}
+
+
+async def sync_extensions(repo: Repository, course_key: str, course: CourseSettings) -> int:
+    """Store the config's extensions of a course (a teacher's ``/extend`` is kept over them).
+
+    Run at start-up and before a grading command reads the database; how many replies changed
+    their late mark.
+    """
+    return await repo.extensions.sync_config(course_key, [
+        (e.lesson, e.student, to_utc(e.until, course.zone)) for e in course.extensions])
 
 
 #: The first columns of a student's own data export: the table, then every field of a reply.
@@ -132,6 +183,7 @@ async def export_from_database(
     lesson: str | None = None,
     student: int | None = None,
     now: dt.datetime | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> tuple[bytes, int]:
     """``seminar export``: the gradebook CSV (or one student's data) and its number of rows.
 
@@ -161,7 +213,9 @@ async def export_from_database(
                 raise ExportError(
                     f"lesson {lesson!r} has not been posted in course {course_key!r}, so there "
                     f"is nothing to export (posted: {', '.join(posted) or 'none yet'})")
-        summaries = await course_report(repo, course_key, course, None, lesson=lesson, now=now)
+        await sync_extensions(repo, course_key, course)
+        summaries = await course_report(repo, course_key, course, None, lesson=lesson, now=now,
+                                        titles=titles)
         return reports.to_csv(summaries, course.grading), len(summaries)
     finally:
         await engine.dispose()

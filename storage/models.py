@@ -109,8 +109,10 @@ REPORT_COLUMNS: Final = (
     "late",
     "created_at",
     "message_id",
+    "due_word_count",
     "deleted_at",
 )
+DELETED: Final = text("deleted_at IS NOT NULL")
 
 
 class Reply(Base):
@@ -152,6 +154,16 @@ class Reply(Base):
             "message_id",
             "deleted_at",
         ),
+        # Replies deleted after their due time still count for grading: found per course.
+        Index(
+            "ix_replies_course_deleted",
+            "course",
+            "author_id",
+            "post_id",
+            "deleted_at",
+            sqlite_where=DELETED,
+            postgresql_where=DELETED,
+        ),
         Index("ix_replies_post_author", "post_id", "author_id"),
         Index("ix_replies_thread", "thread_id"),
         Index("ix_replies_course_created", "course", "created_at"),
@@ -175,6 +187,9 @@ class Reply(Base):
     reply_to_author_id: Mapped[int | None] = mapped_column(BigInteger)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     text: Mapped[str | None] = mapped_column(Text)
+    #: The words it had at its author's due time, kept when it is edited after that time
+    #: (NULL: never edited after it; grading reads ``word_count`` then).
+    due_word_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class ThreadCursor(Base):
@@ -230,3 +245,27 @@ class BotState(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+EXTENSION_SOURCES: Final = ("command", "config")
+
+
+class Extension(Base):
+    """One student's own due time for one lesson of a course (``/extend`` or the config).
+
+    One row per student and lesson: a teacher's ``/extend`` (source ``command``) replaces the
+    config's and is kept when the config changes.
+    """
+
+    __tablename__ = "extensions"
+    __table_args__ = (
+        CheckConstraint("source IN ('command', 'config')", name="source"),
+    )
+
+    course: Mapped[str] = mapped_column(String(50), primary_key=True)
+    lesson: Mapped[str] = mapped_column(String(100), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[int | None] = mapped_column(BigInteger)
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ row's attributes of the same names, so a column added to both needs no hand-writ
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 PostStatus = Literal["claimed", "posted", "failed", "skipped"]
@@ -101,6 +101,7 @@ class ReplyRecord(NewReply):
     """A recorded reply, deleted or not: what was recorded, and when it was deleted."""
 
     deleted_at: dt.datetime | None = None
+    due_word_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,3 +162,41 @@ class AuditRecord:
     action: str
     detail: str
     at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LessonWork:
+    """One student's replies to one posted lesson, counted for grading.
+
+    Over the replies that count for grading (not deleted before the student's due time),
+    with their words as they were at that time. ``on_time_questions`` and
+    ``on_time_classmates`` count the distinct questions (threads) and classmates the student
+    answered substantively by ``due_at``; ``late_questions`` and ``late_classmates`` map each
+    question (thread id) and classmate first reached after it to that reply's time.
+    """
+
+    author_id: int
+    post_id: int
+    due_at: dt.datetime | None
+    extended: bool
+    replies: int
+    substantive: int
+    on_time_questions: int
+    on_time_classmates: int
+    first_at: dt.datetime | None
+    last_at: dt.datetime | None
+    edited_after_due: int
+    deleted_after_due: int
+    late_questions: dict[int, dt.datetime] = field(default_factory=dict)
+    late_classmates: dict[int, dt.datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedLesson:
+    """A posted lesson of a course: its post, due time and how many question threads."""
+
+    post_id: int
+    lesson: str
+    scheduled_at: dt.datetime
+    due_at: dt.datetime | None
+    questions: int

@@ -12,12 +12,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any, ClassVar
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Store, rowcount
+from storage.extensions import due_time
 from storage.models import Reply, ThreadCursor
 from storage.records import NewReply, ReplyRecord, from_row
+from storage.types import UTCDateTime
 
 AUTHOR_NAME_MAX = 100
 REPLY_COLUMNS = [Reply.__table__.c[f.name] for f in fields(ReplyRecord)]
@@ -83,6 +85,12 @@ class ReplyStore(Store):
         }
         if text is not None:
             values["text"] = text
+        # An edit after the author's due time keeps the words the reply had then, for grading
+        # (the first such edit saves them); an edit before it (an extension came) clears that.
+        due = due_time()
+        after_due = and_(due.is_not(None), literal(at, UTCDateTime()) > due)
+        values["due_word_count"] = case(
+            (after_due, func.coalesce(Reply.due_word_count, Reply.word_count)), else_=None)
         stmt = (
             update(Reply)
             .where(
@@ -230,4 +238,5 @@ def reply_values(reply: NewReply) -> dict[str, Any]:
     values = {name: getattr(reply, name) for name in _NEW_REPLY_FIELDS}
     values["author_name"] = reply.author_name[:AUTHOR_NAME_MAX]
     values["deleted_at"] = None
+    values["due_word_count"] = None
     return values

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.audit import AuditStore
+from storage.extensions import ExtensionStore
 from storage.posts import PostStore
 from storage.reminders import ReminderStore
 from storage.replies import ReplyStore
@@ -41,7 +42,7 @@ class HoldsStudentData(Protocol):
 
 
 class Repository:
-    """The database's stores: posts, replies, reports, reminders, audit and state."""
+    """The database's stores: posts, replies, reports, reminders, audit, state, extensions."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -51,11 +52,12 @@ class Repository:
         self.reminders = ReminderStore(sessions)
         self.audit = AuditStore(sessions)
         self.state = StateStore(sessions)
+        self.extensions = ExtensionStore(sessions)
 
     @property
     def student_stores(self) -> tuple[HoldsStudentData, ...]:
         """Every store that holds a student's data."""
-        return (self.replies, self.reminders, self.audit)
+        return (self.replies, self.reminders, self.audit, self.extensions)
 
     async def export_student(self, course: str, user_id: int) -> StudentData:
         """Everything recorded about one student in a course, table by table."""

@@ -241,10 +241,60 @@ class Checkpoint(_Strict):
     peer_replies: Count = 0
 
 
+Points = Annotated[float, Field(ge=0, le=limits.MAX_POINTS, allow_inf_nan=False)]
+
+
+class Clumping(_Strict):
+    """A penalty for posting every reply of a lesson in the last minutes before it is due."""
+
+    minutes: int = Field(ge=1, le=limits.MAX_CLUMPING_MINUTES)
+    penalty: Points
+
+
 class GradingSettings(_Strict):
+    """A course's grading policy: what a reply counts for, and what a lesson is worth.
+
+    The defaults grade as Seminar counted before scores existed: every reply is substantive,
+    late replies are marked but keep full credit, nothing is dropped.
+    """
+
     min_words: int = Field(default=0, ge=0, le=limits.MAX_WORDS)
     required_peer_replies: Count = 0
     checkpoints: list[Checkpoint] = Field(default=[], max_length=limits.MAX_CHECKPOINTS)
+    points_per_lesson: Points = 10
+    questions: int = Field(default=1, ge=1, le=limits.MAX_QUESTIONS)
+    classmates: Count = 0
+    classmate_points: Points = 0
+    late_window_hours: float | None = Field(default=None, ge=0, le=limits.HOURS_A_YEAR)
+    clumping: Clumping | None = None
+    drop_lowest: int = Field(default=0, ge=0, le=limits.MAX_CALENDAR_ENTRIES)
+
+    @model_validator(mode="after")
+    def _points_add_up(self) -> GradingSettings:
+        if self.points_per_lesson <= 0:
+            raise ValueError("points_per_lesson must be more than 0")
+        if self.classmate_points > self.points_per_lesson:
+            raise ValueError(f"classmate_points ({self.classmate_points:g}) is more than "
+                             f"points_per_lesson ({self.points_per_lesson:g}): it is the part "
+                             "of a lesson's points given for replying to classmates")
+        if self.classmates and not self.classmate_points:
+            raise ValueError(f"classmates is {self.classmates} but classmate_points is 0: say "
+                             "how many of the lesson's points replying to classmates is worth")
+        if self.classmate_points and not self.classmates:
+            raise ValueError("classmate_points is set but classmates is 0: say how many "
+                             "classmates a student must reply to for those points")
+        if self.clumping is not None and self.clumping.penalty > self.points_per_lesson:
+            raise ValueError(f"clumping.penalty ({self.clumping.penalty:g}) is more than "
+                             f"points_per_lesson ({self.points_per_lesson:g})")
+        return self
+
+
+class Extension(_Strict):
+    """One student's later due time for one lesson (an accommodation known in advance)."""
+
+    student: Snowflake
+    lesson: str = Field(min_length=1, max_length=100)
+    until: CourseDateTime
 
 
 class ReminderSettings(_Strict):
@@ -266,6 +316,7 @@ class CourseSettings(_Strict):
     retention_days: int = Field(default=365, ge=1, le=limits.MAX_RETENTION_DAYS)
     grading: GradingSettings = GradingSettings()
     reminders: ReminderSettings = ReminderSettings()
+    extensions: list[Extension] = Field(default=[], max_length=limits.MAX_EXTENSIONS)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -281,6 +332,13 @@ class CourseSettings(_Strict):
                     f"calendar.entries[{index}] (lesson {entry.lesson!r}): due_at "
                     f"{entry.due_at:%Y-%m-%d %H:%M} is not after post_at "
                     f"{entry.post_at:%Y-%m-%d %H:%M}")
+        seen: set[tuple[int, str]] = set()
+        for index, extension in enumerate(self.extensions, 1):
+            key = (extension.student, extension.lesson)
+            if key in seen:
+                raise ValueError(f"extensions[{index}]: student {extension.student} already "
+                                 f"has an extension for lesson {extension.lesson!r}: keep one")
+            seen.add(key)
         return self
 
 

@@ -27,6 +27,10 @@ MAX_WORDS = 2000
 #: Replies, peer replies and checkpoints a rule may ask of a student for one course.
 MAX_REQUIRED = 1000
 MAX_CHECKPOINTS = 50
+#: Points a lesson may be worth; minutes a clumping window may span (a week).
+MAX_POINTS = 1000
+MAX_CLUMPING_MINUTES = 7 * 24 * 60
+MAX_EXTENSIONS = 10_000
 MAX_RETENTION_DAYS = 36500
 #: Discord's snowflakes fit a signed 64-bit integer (the database's BIGINT).
 MAX_SNOWFLAKE = 2**63 - 1

@@ -31,12 +31,13 @@ import io
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.calendar import to_utc
 from bot.core.config import Checkpoint, CourseSettings, GradingSettings
+from bot.core.grading import CourseGrade, LessonScore, number
 from bot.core.render import MESSAGE_CONTENT_LIMIT, discord_timestamp, escape_for_discord, one_line
 
 Status = Literal["replied", "missing", "off-roster"]
@@ -58,6 +59,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "required_peer_replies_met",
 )
 CHECKPOINT_COLUMN_PREFIX = "checkpoint: "
+#: The score columns, after the checkpoints: the total, what it is out of, and why (one line
+#: per lesson, as ``/mystats`` shows them).
+GRADE_COLUMNS: tuple[str, ...] = ("grade", "points_possible", "grade_explained")
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -166,6 +170,7 @@ class StudentSummary:
     first_reply_at: dt.datetime | None = None
     required_peer_replies: int = 0
     checkpoints: tuple[CheckpointResult, ...] = ()
+    grade: CourseGrade | None = None
 
     @property
     def on_time_replies(self) -> int:
@@ -296,6 +301,7 @@ def summarise(
     deadlines: Sequence[CheckpointDeadline] = (),
     *,
     now: dt.datetime | None = None,
+    grades: Mapping[int, CourseGrade] | None = None,
 ) -> list[StudentSummary]:
     """Graded summaries: everyone on the roster plus anyone else who replied, sorted.
 
@@ -321,8 +327,10 @@ def summarise(
             status = "off-roster"
         else:
             status = "replied"
-        summaries.append(_grade(user_id, name or str(user_id), status, found, grading,
-                                deadlines, now))
+        summary = _grade(user_id, name or str(user_id), status, found, grading, deadlines, now)
+        if grades is not None:
+            summary = replace(summary, grade=grades.get(user_id))
+        summaries.append(summary)
     summaries.sort(key=_sort_key)
     return summaries
 
@@ -336,6 +344,7 @@ def student_stats(
     lessons: Iterable[LessonCount] = (),
     *,
     now: dt.datetime | None = None,
+    grade: CourseGrade | None = None,
 ) -> StudentStats:
     """One student's own numbers for ``/mystats``: nobody else's totals are ever passed in.
 
@@ -348,6 +357,10 @@ def student_stats(
     has_replied = totals is not None and totals.replies > 0
     summary = _grade(user_id, display_name, "replied" if has_replied else "missing",
                      totals if has_replied else None, grading, deadlines, now)
+    if grade is not None:
+        if grade.user_id != user_id:
+            raise ValueError(f"grade of {grade.user_id} given for student {user_id}")
+        summary = replace(summary, grade=grade)
     lines = tuple(LessonLine(c.lesson, c.replies, c.words) for c in lessons)
     return StudentStats(summary, lines)
 
@@ -382,7 +395,7 @@ def csv_columns(grading: GradingSettings) -> list[str]:
         while unique in columns:  # two checkpoints with one name must stay two columns
             unique, n = f"{header} ({n})", n + 1
         columns.append(unique)
-    return columns
+    return columns + list(GRADE_COLUMNS)
 
 
 def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> bytes:
@@ -390,8 +403,10 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
 
     ``user_id`` is written quoted, as text; ``first_reply_utc`` is ISO 8601 ending in ``Z``;
     ``status`` is replied / missing / off-roster; ``required_peer_replies_met`` is yes / no;
-    each checkpoint column is met / not met / open. Text cells that a spreadsheet would run as
-    a formula (starting with = + - @ or a tab) get a leading ``'``.
+    each checkpoint column is met / not met / open; ``grade`` and ``points_possible`` are the
+    course policy's total and what it is out of, ``grade_explained`` one line per lesson.
+    Text cells that a spreadsheet would run as a formula (starting with = + - @ or a tab) get
+    a leading ``'``.
     """
     out = io.StringIO(newline="")
     writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
@@ -415,6 +430,13 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
         # A summary made with other settings still fills exactly the header's columns.
         states += ["not met"] * (len(grading.checkpoints) - len(states))
         row.extend(states[: len(grading.checkpoints)])
+        grade = s.grade
+        if grade is None:
+            row.extend(["", "", ""])
+        else:
+            lines = [csv_safe(score.line()) for score in grade.lessons]
+            row.extend([number(grade.total), number(grade.possible),
+                        "\n".join([*lines, grade.summary()])])
         writer.writerow(row)
     return out.getvalue().encode("utf-8-sig")
 
@@ -527,12 +549,36 @@ def _rule_parts(summary: StudentSummary) -> list[str]:
 def summary_line(summary: StudentSummary) -> str:
     """One student's numbers as a Discord markdown line (names escaped)."""
     name = f"**{escape_for_discord(summary.display_name)}**"
+    grade = _grade_part(summary.grade)
     if summary.missing:
-        return f"{name} — no reply yet"
-    line = f"{name} — " + " · ".join(_number_parts(summary))
+        return f"{name} — no reply yet" + (f" · {grade}" if grade else "")
+    line = f"{name} — " + " · ".join([*([grade] if grade else []), *_number_parts(summary)])
     if summary.status == "off-roster":
         line += " · (not in the student role)"
     return line
+
+
+def _grade_part(grade: CourseGrade | None) -> str | None:
+    """A report's score: ``**8/10**``, or ``8/10 so far`` when no lesson is graded yet."""
+    if grade is None or not grade.lessons:
+        return None
+    if len(grade.lessons) == 1:
+        only = grade.lessons[0]
+        so_far = " so far" if only.state == "open" else ""
+        return f"**{number(only.points)}/{number(only.possible)}**{so_far}"
+    return f"**{number(grade.total)}/{number(grade.possible)}**"
+
+
+def score_line(score: LessonScore, titles: Mapping[str, str] | None = None) -> str:
+    """One lesson's score with its reasons, as a Discord line (the due time as a timestamp)."""
+    title = escape_for_discord((titles or {}).get(score.lesson, score.title), max_length=60)
+    line = escape_for_discord(score.line().removeprefix(score.title))
+    due = ""
+    if score.due_at is not None and (score.extended or score.state == "open"):
+        due = f" · due {discord_timestamp(score.due_at, 'f')}"
+        if score.extended:
+            due += " (extended)"
+    return f"• **{title}**{line}{due}"
 
 
 def table_pages(
@@ -565,10 +611,10 @@ def table_pages(
         pages[-1].append(line)
         used += extra
     result = []
-    for number, page in enumerate(pages, 1):
+    for page_number, page in enumerate(pages, 1):
         head = heading
         if len(pages) > 1:
-            head = f"{heading} (page {number}/{len(pages)})".strip()
+            head = f"{heading} (page {page_number}/{len(pages)})".strip()
         body = "\n".join(page)
         result.append(f"{head}\n{body}" if head else body)
     return result
@@ -591,17 +637,27 @@ def stats_text(
     course = escape_for_discord(course_name, max_length=100)
     summary = stats.summary
     who = f"**{escape_for_discord(summary.display_name)}**"
+    graded = summary.grade is not None and bool(summary.grade.lessons)
     if summary.missing:
         if for_teacher:
-            return f"{who} has not replied in any {course} discussion yet."
-        return (f"You have not replied in any {course} discussion yet. Open a question thread "
-                "under the latest lesson and add your thoughts: every reply counts here.")
-    heading = f"**Participation of** {who} **in {course}**" if for_teacher else (
-        f"**Your participation in {course}**")
-    lines = [heading, " · ".join(_number_parts(summary))]
+            first = f"{who} has not replied in any {course} discussion yet."
+        else:
+            first = (f"You have not replied in any {course} discussion yet. Open a question "
+                     "thread under the latest lesson and add your thoughts: every reply counts "
+                     "here.")
+        if not graded:
+            return first
+        lines = [first]
+    else:
+        heading = f"**Participation of** {who} **in {course}**" if for_teacher else (
+            f"**Your participation in {course}**")
+        lines = [heading, " · ".join(_number_parts(summary))]
     names = titles or {}
     lesson_lines = []
-    for line in stats.lessons:
+    if summary.grade is not None and graded:
+        lines.append(f"**{summary.grade.summary()}**")
+        lesson_lines = [score_line(score, names) for score in summary.grade.lessons]
+    for line in stats.lessons if not lesson_lines else ():
         title = escape_for_discord(names.get(line.lesson, line.lesson), max_length=60)
         if line.replies:
             numbers = (f"{_plural(line.replies, 'reply', 'replies')}, "

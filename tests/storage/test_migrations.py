@@ -24,6 +24,7 @@ TABLES = {
     "alembic_version",
     "audit_log",
     "bot_state",
+    "extensions",
     "lesson_posts",
     "question_threads",
     "reminder_opt_outs",

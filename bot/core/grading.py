@@ -1,0 +1,347 @@
+"""A course's grading policy applied to a student's work: scores, each with its reasons.
+
+Pure: no discord.py, no SQLAlchemy. The counting is SQL (``storage.reports.ReportStore.work``:
+one row per student and posted lesson, see :class:`LessonWork`); this module turns those rows
+into points under a :class:`~bot.core.config.GradingSettings` and says why, in plain words.
+The same functions serve ``/mystats``, ``/participation``, the gradebook CSV and
+``seminar grades``, so a student, a teacher and a spreadsheet always see one score.
+
+How a lesson is scored (every number is the course's policy):
+
+- Only *substantive* replies earn points: ``min_words`` words of the student's own or more
+  (:mod:`bot.core.participation_rules` says which words count). A reply keeps the words it had
+  at the student's due time: an edit after it never raises a score, and a reply deleted after
+  it still counts as it was. A reply deleted before the due time counts for nothing.
+- ``points_per_lesson`` are split in two: ``classmate_points`` for replying to ``classmates``
+  distinct classmates, the rest for answering ``questions`` distinct questions (at most as
+  many as the lesson asks). Each part is paid in proportion: 1 of 2 questions is half its points.
+- Timeliness, item by item (a question answered, a classmate replied to): full credit by the
+  due time; after it, credit falls linearly to nothing over ``late_window_hours`` (with no
+  window set, late work keeps full credit and is only marked late). Each item takes its
+  earliest substantive reply, and each part its best items.
+- ``clumping``: when every reply of the lesson came in the last ``minutes`` before the due time,
+  ``penalty`` points come off (never below 0).
+- Scores are rounded to hundredths, and a course total is the sum of its lessons' rounded
+  scores, so the lines always add up to the total. A lesson still open for the student (due
+  later) is shown but not counted; with ``drop_lowest``, the lowest scores among the graded
+  lessons are dropped (the earliest first on a tie), always keeping at least one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal, Protocol
+
+from bot.core.config import GradingSettings
+
+LessonState = Literal["graded", "open", "dropped"]
+HUNDREDTH = Decimal("0.01")
+
+
+class LessonWork(Protocol):
+    """One student's replies to one posted lesson, as the grading query counts them.
+
+    Every count is over the replies that count for grading (not deleted before the due time),
+    with their words as they were at the due time.
+    """
+
+    @property
+    def author_id(self) -> int: ...
+    @property
+    def post_id(self) -> int: ...
+    @property
+    def due_at(self) -> dt.datetime | None: ...
+    @property
+    def extended(self) -> bool: ...
+    @property
+    def replies(self) -> int: ...
+    @property
+    def substantive(self) -> int: ...
+    @property
+    def on_time_questions(self) -> int: ...
+    @property
+    def on_time_classmates(self) -> int: ...
+    @property
+    def late_questions(self) -> Mapping[int, dt.datetime]: ...
+    @property
+    def late_classmates(self) -> Mapping[int, dt.datetime]: ...
+    @property
+    def first_at(self) -> dt.datetime | None: ...
+    @property
+    def last_at(self) -> dt.datetime | None: ...
+    @property
+    def edited_after_due(self) -> int: ...
+    @property
+    def deleted_after_due(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class GradedLesson:
+    """A posted lesson as grading sees it: how many questions it asked, when it is due."""
+
+    post_id: int
+    lesson: str
+    title: str
+    questions: int
+    due_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LessonScore:
+    """One student's score for one lesson, with its reasons in plain words."""
+
+    lesson: str
+    title: str
+    points: Decimal
+    possible: Decimal
+    reasons: tuple[str, ...]
+    due_at: dt.datetime | None
+    extended: bool = False
+    state: LessonState = "graded"
+
+    @property
+    def counted(self) -> bool:
+        """Whether this score is part of the course total."""
+        return self.state == "graded"
+
+    def line(self) -> str:
+        """``Title: 8/10 — reason, reason`` (plain text; the state when not counted)."""
+        head = f"{self.title}: {number(self.points)}/{number(self.possible)}"
+        if self.state == "open":
+            head += " so far (not counted until it is due)"
+        elif self.state == "dropped":
+            head += " (dropped: one of the lowest)"
+        return f"{head} — {', '.join(self.reasons)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CourseGrade:
+    """One student's lesson scores and their total (the sum of the counted lines)."""
+
+    user_id: int
+    lessons: tuple[LessonScore, ...]
+
+    @property
+    def total(self) -> Decimal:
+        """The sum of the counted lessons' scores."""
+        return sum((s.points for s in self.lessons if s.counted), Decimal(0))
+
+    @property
+    def possible(self) -> Decimal:
+        """What the counted lessons were worth."""
+        return sum((s.possible for s in self.lessons if s.counted), Decimal(0))
+
+    def summary(self) -> str:
+        """``Total: 45/50 over 5 lessons`` with what was dropped or is still open."""
+        counted = sum(1 for s in self.lessons if s.counted)
+        text = (f"Total: {number(self.total)}/{number(self.possible)} over "
+                f"{_plural(counted, 'graded lesson', 'graded lessons')}")
+        dropped = sum(1 for s in self.lessons if s.state == "dropped")
+        still_open = sum(1 for s in self.lessons if s.state == "open")
+        if dropped:
+            text += f", lowest {_plural(dropped, 'lesson', 'lessons')} dropped"
+        if still_open:
+            text += f", {still_open} still open"
+        return text
+
+
+def number(value: Decimal) -> str:
+    """A score as people write it: 8, 7.5, 6.67 (no trailing zeros)."""
+    text = f"{value.quantize(HUNDREDTH):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _points(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+
+
+def late_credit(at: dt.datetime, due_at: dt.datetime, window_hours: float | None) -> float:
+    """The share of credit an item first done at ``at`` earns against ``due_at`` (0..1)."""
+    if at <= due_at or window_hours is None:
+        return 1.0
+    if window_hours == 0:
+        return 0.0
+    late_hours = (at - due_at).total_seconds() / 3600
+    return max(0.0, 1.0 - late_hours / window_hours)
+
+
+def _hours(delta: dt.timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{hours:.0f} h"
+    return f"{hours / 24:.1f} days"
+
+
+def _best(on_time: int, late: Iterable[dt.datetime], due: dt.datetime | None,
+          window: float | None, needed: int) -> tuple[float, list[tuple[dt.datetime, float]]]:
+    """Credit (in items) of a part: on-time items first, then the best late ones, up to
+    ``needed``; and the late items used, with their credit."""
+    used = min(on_time, needed)
+    credit = float(used)
+    late_used: list[tuple[dt.datetime, float]] = []
+    if due is None:
+        return credit, late_used
+    for at in sorted(late)[: needed - used]:
+        share = late_credit(at, due, window)
+        credit += share
+        late_used.append((at, share))
+    return credit, late_used
+
+
+def score_lesson(
+    lesson: GradedLesson,
+    work: LessonWork | None,
+    policy: GradingSettings,
+    *,
+    now: dt.datetime | None = None,
+    due_at: dt.datetime | None = None,
+    extended: bool = False,
+) -> LessonScore:
+    """One student's score for one lesson under ``policy``, with its reasons.
+
+    ``work`` is the student's row (None: no reply that counts). ``due_at``/``extended`` give
+    the student's own due time when they have no row (an extension without a reply); a row
+    brings its own. With ``now``, a lesson due later is ``open``.
+    """
+    due = work.due_at if work is not None else (due_at or lesson.due_at)
+    extended = work.extended if work is not None else extended
+    possible = _points(policy.points_per_lesson)
+    state: LessonState = "open" if (now is not None and due is not None and now < due) else (
+        "graded")
+    base = dict(lesson=lesson.lesson, title=lesson.title, possible=possible, due_at=due,
+                extended=extended, state=state)
+    if work is None or work.replies == 0:
+        return LessonScore(points=Decimal(0), reasons=("no reply",), **base)  # type: ignore[arg-type]
+    window = policy.late_window_hours
+    reasons: list[str] = []
+    substantive = f" ({policy.min_words} words or more)" if policy.min_words else ""
+
+    needed_questions = max(1, min(policy.questions, lesson.questions or policy.questions))
+    question_points = policy.points_per_lesson - policy.classmate_points
+    on_time_q = work.on_time_questions
+    q_credit, late_q = _best(on_time_q, work.late_questions.values(), due, window,
+                             needed_questions)
+    answered = on_time_q + len(work.late_questions)
+    # Each part is rounded, and the lesson's score is their sum: the lines always add up.
+    points = _points(question_points * q_credit / needed_questions)
+    if question_points:
+        mark = " ✔" if q_credit >= needed_questions else ""
+        what = (f"answered {answered} of {needed_questions} "
+                f"{'question' if needed_questions == 1 else 'questions'} required{substantive}")
+        if answered > needed_questions:
+            what = (f"answered {answered} questions ({needed_questions} required)"
+                    f"{substantive}")
+        reasons.append(f"{what}{mark} {number(points)}/{number(_points(question_points))}")
+
+    late_c: list[tuple[dt.datetime, float]] = []
+    if policy.classmates:
+        c_credit, late_c = _best(work.on_time_classmates, work.late_classmates.values(), due,
+                                 window, policy.classmates)
+        classmates = work.on_time_classmates + len(work.late_classmates)
+        part = _points(policy.classmate_points * c_credit / policy.classmates)
+        points += part
+        mark = " ✔" if c_credit >= policy.classmates else ""
+        required = _plural(policy.classmates, "classmate", "classmates")
+        reasons.append(f"replied to {classmates} of {required} required{mark} "
+                       f"{number(part)}/{number(_points(policy.classmate_points))}")
+
+    late_items = [(at, share, "an answer") for at, share in late_q]
+    late_items += [(at, share, "a reply to a classmate") for at, share in late_c]
+    if due is None:
+        pass
+    elif not late_items:
+        reasons.append("on time")
+    else:
+        assert due is not None
+        for at, share, what in sorted(late_items):
+            credit = ("no credit (after the late window)" if share == 0 else
+                      "full credit" if share == 1 else f"{share:.0%} credit")
+            reasons.append(f"{what} {_hours(at - due)} late: {credit}")
+
+    clumping = policy.clumping
+    if (clumping is not None and due is not None and work.first_at is not None
+            and work.last_at is not None and work.last_at <= due
+            and work.first_at >= due - dt.timedelta(minutes=clumping.minutes)):
+        penalty = min(points, _points(clumping.penalty))
+        points -= penalty
+        reasons.append(f"−{number(penalty)}: every reply came in the last "
+                       f"{clumping.minutes} minutes before the due time")
+    short = work.replies - work.substantive
+    if short and policy.min_words:
+        reasons.append(f"{_plural(short, 'short reply', 'short replies')} "
+                       f"(under {policy.min_words} words) not counted")
+    if work.edited_after_due:
+        reasons.append(f"{_plural(work.edited_after_due, 'reply', 'replies')} edited after the "
+                       "due time, graded as at the due time")
+    if work.deleted_after_due:
+        reasons.append(f"{_plural(work.deleted_after_due, 'reply', 'replies')} deleted after "
+                       "the due time, still counted")
+    return LessonScore(points=points, reasons=tuple(reasons), **base)  # type: ignore[arg-type]
+
+
+def grade_student(
+    user_id: int,
+    lessons: Sequence[GradedLesson],
+    work: Mapping[int, LessonWork],
+    policy: GradingSettings,
+    *,
+    now: dt.datetime | None = None,
+    dues: Mapping[str, dt.datetime] | None = None,
+) -> CourseGrade:
+    """A student's scores for every posted lesson, lowest ones dropped per the policy.
+
+    ``work`` maps a post id to the student's row for it; ``dues`` maps a lesson to the
+    student's extended due time (for lessons they have no row for yet).
+    """
+    extended_to = dues or {}
+    scores = [
+        score_lesson(lesson, work.get(lesson.post_id), policy, now=now,
+                     due_at=extended_to.get(lesson.lesson, lesson.due_at),
+                     extended=lesson.lesson in extended_to)
+        for lesson in lessons
+    ]
+    graded = [i for i, s in enumerate(scores) if s.state == "graded"]
+    drop = min(policy.drop_lowest, max(0, len(graded) - 1))
+    if drop:
+        lowest = sorted(graded, key=lambda i: (scores[i].points, i))[:drop]
+        for i in lowest:
+            scores[i] = replace(scores[i], state="dropped")
+    return CourseGrade(user_id, tuple(scores))
+
+
+def grade_class(
+    students: Iterable[int],
+    lessons: Sequence[GradedLesson],
+    work: Iterable[LessonWork],
+    policy: GradingSettings,
+    *,
+    now: dt.datetime | None = None,
+    dues: Mapping[int, Mapping[str, dt.datetime]] | None = None,
+) -> dict[int, CourseGrade]:
+    """Every student's grade (students listed, and anyone with work), by user id."""
+    by_student: dict[int, dict[int, LessonWork]] = {}
+    for row in work:
+        by_student.setdefault(row.author_id, {})[row.post_id] = row
+    everyone = set(students) | set(by_student)
+    extended = dues or {}
+    return {user: grade_student(user, lessons, by_student.get(user, {}), policy, now=now,
+                                dues=extended.get(user))
+            for user in sorted(everyone)}
+
+
+def changed_grades(
+    before: Mapping[int, CourseGrade], after: Mapping[int, CourseGrade]
+) -> list[tuple[int, CourseGrade, CourseGrade]]:
+    """The students whose total (or what it is out of) differs between two policies."""
+    return [(user, before[user], after[user]) for user in sorted(before.keys() & after.keys())
+            if (before[user].total, before[user].possible)
+            != (after[user].total, after[user].possible)]
