@@ -7,6 +7,7 @@ counted in the same pass: the same data must give the same bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from bot import gradebook
@@ -51,11 +52,18 @@ async def _class(repo: Repository) -> None:
 
 
 async def _csv(repo: Repository, roster: dict[int, str] | None, *, lesson: str | None = None,
-               student: int | None = None) -> str:
-    """The gradebook CSV of a scope, as text."""
+               student: int | None = None, graded: bool = False) -> str:
+    """The gradebook CSV of a scope, as text, without the score columns (tests/test_grading.py
+    checks those): the counting columns must stay byte for byte what they were."""
     summaries = await gradebook.course_report(repo, "bio", COURSE, roster, lesson=lesson,
                                               student=student, now=NOW)
-    return reports.to_csv(summaries, COURSE.grading).decode("utf-8")
+    assert all(s.grade is not None for s in summaries)
+    if graded:
+        return reports.to_csv(summaries, COURSE.grading).decode("utf-8")
+    ungraded = [dataclasses.replace(s, grade=None) for s in summaries]
+    text = reports.to_csv(ungraded, COURSE.grading).decode("utf-8")
+    return (text.replace(',"grade","points_possible","grade_explained"\r\n', "\r\n", 1)
+            .replace(',"","",""\r\n', "\r\n"))
 
 
 async def test_the_course_gradebook_is_the_multi_pass_one_byte_for_byte(
@@ -87,7 +95,7 @@ async def test_the_course_gradebook_is_the_multi_pass_one_byte_for_byte(
         '"2005","Eve",0,0,0,0,0,0,0,"","missing","no","not met","not met","open"\r\n'
     )
     bytes_out, rows = await gradebook.export_from_database(database.url, "bio", COURSE, now=NOW)
-    assert (bytes_out.decode("utf-8"), rows) == (await _csv(repo, None), 4)
+    assert (bytes_out.decode("utf-8"), rows) == (await _csv(repo, None, graded=True), 4)
 
 
 async def test_a_lesson_and_a_students_gradebook_are_the_multi_pass_ones(
@@ -128,9 +136,16 @@ async def test_mystats_are_the_multi_pass_ones(database: TestDatabase) -> None:
         "3 replies (2 substantive) · 84 words · 3 questions · 2 peer · all on time · "
         f"first <t:{int((T0 + dt.timedelta(hours=1)).timestamp())}:f> · ✅ peer replies 1/1 · "
         "✅ first day · ✅ week two · ⏳ end",
+        # Scores under the default policy (10 points for answering one question), worked
+        # out by hand: cells has Ann's 30-word answer and a 4-word reply (not substantive);
+        # genes is due after NOW, so it is open and not in the total.
+        "**Total: 10/10 over 1 graded lesson, 1 still open**",
         "**Per lesson**",
-        "• cells — 2 replies, 34 words",
-        "• genes — 1 reply, 50 words",
+        "• **cells**: 10/10 — answered 1 of 1 question required (20 words or more) ✔ 10/10, "
+        "on time, 1 short reply (under 20 words) not counted",
+        "• **genes**: 10/10 so far (not counted until it is due) — answered 1 of 1 question "
+        "required (20 words or more) ✔ 10/10, on time · due "
+        f"<t:{int((T0 + dt.timedelta(days=9)).timestamp())}:f>",  # posted + 2 days
     ]
     eve = await gradebook.student_stats(repo, "bio", COURSE, EVE, "Eve", now=NOW)
     assert [c.state for c in eve.summary.checkpoints] == ["not met", "not met", "open"]

@@ -31,6 +31,7 @@ import io
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -398,6 +399,11 @@ def csv_columns(grading: GradingSettings) -> list[str]:
     return columns + list(GRADE_COLUMNS)
 
 
+def _csv_number(value: Decimal) -> int | float:
+    """A score as a number cell (unquoted): 8 or 7.5."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> bytes:
     """A gradebook CSV: UTF-8 with a byte-order mark, one row per student, stable columns.
 
@@ -412,7 +418,7 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
     writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(csv_columns(grading))
     for s in summaries:
-        row: list[str | int] = [
+        row: list[str | int | float] = [
             str(s.user_id),
             csv_safe(s.display_name),
             s.replies,
@@ -435,7 +441,7 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
             row.extend(["", "", ""])
         else:
             lines = [csv_safe(score.line()) for score in grade.lessons]
-            row.extend([number(grade.total), number(grade.possible),
+            row.extend([_csv_number(grade.total), _csv_number(grade.possible),
                         "\n".join([*lines, grade.summary()])])
         writer.writerow(row)
     return out.getvalue().encode("utf-8-sig")
@@ -572,7 +578,7 @@ def _grade_part(grade: CourseGrade | None) -> str | None:
 def score_line(score: LessonScore, titles: Mapping[str, str] | None = None) -> str:
     """One lesson's score with its reasons, as a Discord line (the due time as a timestamp)."""
     title = escape_for_discord((titles or {}).get(score.lesson, score.title), max_length=60)
-    line = escape_for_discord(score.line().removeprefix(score.title))
+    line = escape_for_discord(score.line().removeprefix(score.title), max_length=None)
     due = ""
     if score.due_at is not None and (score.extended or score.state == "open"):
         due = f" · due {discord_timestamp(score.due_at, 'f')}"

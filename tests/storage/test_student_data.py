@@ -41,6 +41,8 @@ async def test_a_student_is_exported_from_every_store_and_then_forgotten_everywh
     await repo.reminders.set_opt_out("hist", ALICE, True)
     await repo.audit.add("hist", ALICE, "reminders_off")
     await repo.audit.add("hist", BOB, "reminders_off")
+    await repo.extensions.grant("hist", "rome", ALICE, T0 + 3 * HOUR, granted_by=9)
+    await repo.extensions.grant("hist", "rome", BOB, T0 + 3 * HOUR, granted_by=9)
 
     data = await repo.export_student("hist", ALICE)
     tables = {column.split(".")[0] for column in user_id_columns()}
@@ -49,6 +51,7 @@ async def test_a_student_is_exported_from_every_store_and_then_forgotten_everywh
     assert [r["message_id"] for r in data["replies"]] == [1_001]
     assert [r["post_id"] for r in data["reminders_sent"]] == [thread.post_id]
     assert [r["action"] for r in data["audit_log"]] == ["reminders_off"]
+    assert [(r["lesson"], r["due_at"]) for r in data["extensions"]] == [("rome", T0 + 3 * HOUR)]
     assert all(ALICE in row.values() for rows in data.values() for row in rows)
 
     await repo.forget_student("hist", ALICE)
