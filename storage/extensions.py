@@ -71,6 +71,14 @@ class ExtensionStore(Store):
             await session.execute(stmt)
             return await self._remark(session, course, lesson, user_id, due_at)
 
+    async def grant_remark(self, course: str, lesson: str, user_id: int) -> int:
+        """Mark a student's replies to a lesson against their stored due time again."""
+        async with self._sessions.begin() as session:
+            due = await session.scalar(select(Extension.due_at).where(
+                Extension.course == course, Extension.lesson == lesson,
+                Extension.user_id == user_id))
+            return await self._remark(session, course, lesson, user_id, due)
+
     async def sync_config(self, course: str,
                           extensions: Iterable[tuple[str, int, dt.datetime]]) -> int:
         """Make the config's extensions of a course (lesson, student, due) the stored ones.

@@ -1,4 +1,4 @@
-"""``/participation report|export`` and ``/forget``, and the daily retention purge.
+"""``/participation report|export``, ``/extend``, ``/forget``, and the daily retention purge.
 
 Thin: the numbers come from :mod:`bot.gradebook` (SQL) and are graded and drawn by
 :mod:`bot.core.reports`. Every answer is ephemeral: a report never shows in the class channel.
@@ -20,7 +20,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import gradebook, privacy
-from bot.client.errors import APOLOGY, send_ephemeral
+from bot.client.errors import APOLOGY, UserFacingError, send_ephemeral
 from bot.client.interactions import (
     LessonArg,
     course_of,
@@ -29,6 +29,7 @@ from bot.client.interactions import (
     teacher_only,
 )
 from bot.core import render, reports
+from bot.core.calendar import parse_course_time
 from bot.core.config import CourseSettings
 
 if TYPE_CHECKING:
@@ -288,6 +289,45 @@ class TeacherCog(commands.Cog):
             f"{len(summaries)} student(s), one row each. When you import it into a "
             "spreadsheet, set the user_id column to Text so the long ids stay exact.",
             file=discord.File(io.BytesIO(data), filename=filename), ephemeral=True)
+
+    # --- /extend ------------------------------------------------------------------------------
+
+    @app_commands.command(name="extend",
+                          description="Give one student a later due time for a lesson (teachers).")
+    @app_commands.describe(
+        student="The student who gets more time.",
+        lesson="The lesson (pick one as you type).",
+        until="Their new due time, in the course's time zone, e.g. 2026-12-10 23:59.",
+    )
+    @app_commands.guild_only()
+    @teacher_only()
+    async def extend(self, interaction: discord.Interaction[SeminarBot], student: discord.User,
+                     lesson: LessonArg, until: str) -> None:
+        """Move one student's due time for one lesson; their late marks and score follow."""
+        key, course = course_of(interaction)
+        try:
+            due = parse_course_time(until, course.zone)
+        except ValueError as exc:
+            raise UserFacingError(str(exc)) from None
+        now = discord.utils.utcnow()
+        if due <= now:
+            raise UserFacingError(f"{render.discord_timestamp(due, 'F')} has already passed: "
+                                  "give a due time in the future.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        repo = self.bot.repository
+        remarked = await repo.extensions.grant(key, lesson.slug, student.id, due,
+                                               granted_by=interaction.user.id, now=now)
+        await repo.audit.add(key, interaction.user.id, "extend",
+                             f"{student.id} {lesson.slug} until {due.isoformat()}")
+        self.bot.dispatch("seminar_extension", key, lesson.slug, student.id, due)
+        name = render.escape_for_discord(student.display_name)
+        title = render.escape_for_discord(lesson.title, max_length=100)
+        changed = (f" {remarked} of their replies changed between late and on time."
+                   if remarked else "")
+        await interaction.followup.send(
+            f"**{name}** now has until {render.discord_timestamp(due, 'F')} for “{title}”: "
+            f"their late marks, score and reminders follow it.{changed} This was written to "
+            "the audit log; they see it in /mystats.", ephemeral=True)
 
     # --- /forget -----------------------------------------------------------------------------
 

@@ -234,3 +234,19 @@ def for_lesson(course_key: str, course: CourseSettings, lesson: str) -> list[Occ
 def format_local(moment: dt.datetime) -> str:
     """Show an aware time as the course's wall clock reads it: 'Mon 2026-09-07 09:00 EDT'."""
     return f"{WEEKDAYS[moment.weekday()].title()} {moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
+
+def parse_course_time(text: str, zone: ZoneInfo) -> dt.datetime:
+    """A date and time typed by a teacher (``2026-12-10 23:59``, the course's clock) in UTC.
+
+    Raises ``ValueError`` with a sentence saying what to type when it cannot be read.
+    """
+    cleaned = " ".join(text.replace("T", " ").split())
+    for layout in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
+        try:
+            when = dt.datetime.strptime(cleaned, layout)  # noqa: DTZ007 - the course's clock
+        except ValueError:
+            continue
+        return to_utc(when, zone)
+    raise ValueError(f"“{text.strip()[:40]}” is not a date and time: write it like "
+                     f"2026-12-10 23:59 (the course's time zone, {zone.key})")

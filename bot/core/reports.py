@@ -31,8 +31,8 @@ import io
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 

@@ -13,12 +13,14 @@ in Discord's history after the thread's cursor, where the next backfill finds th
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
+from bot import gradebook
 from bot.cogs.participation.catchup import CatchUp
 from bot.cogs.participation.recorder import ReplyRecorder
 from bot.cogs.participation.threads import LessonThreads, counts, new_reply, own_words
@@ -47,9 +49,28 @@ class ParticipationCog(commands.Cog):
         self.catch_up.request(left_out=True)
 
     async def cog_load(self) -> None:
-        """Load the lesson threads and start the writer (catch-up waits for READY)."""
+        """Load the lesson threads and start the writer (catch-up waits for READY).
+
+        The config's extensions are stored first, so that replies are marked late against
+        each student's own due time from the first one.
+        """
+        for key, course in self.bot.served_courses().items():
+            await gradebook.sync_extensions(self.bot.repository, key, course)
+        await self.threads.reload_extensions()
         await self.threads.reload()
         self.recorder.start()
+
+    @commands.Cog.listener()
+    async def on_seminar_extension(self, course: str, lesson: str, student: int,
+                                   due_at: dt.datetime) -> None:
+        """A teacher gave a student their own due time: mark their next replies against it.
+
+        Replies already recorded were re-marked with the extension; one still waiting in the
+        buffer is written, then re-marked, so that none keeps the old mark.
+        """
+        self.threads.extended[(course, lesson, student)] = due_at
+        await self.recorder.drain()
+        await self.bot.repository.extensions.grant_remark(course, lesson, student)
 
     async def cog_unload(self) -> None:
         """Stop reading, then write every reply still waiting (before storage closes)."""
@@ -85,7 +106,8 @@ class ParticipationCog(commands.Cog):
             return
         replied = (None if message.reference is None
                    else await self.threads.replied_to(message, None))
-        self.recorder.add(new_reply(message, thread, replied))
+        self.recorder.add(new_reply(message, thread, replied,
+                                    due_at=self.threads.due_for(thread, message.author.id)))
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:

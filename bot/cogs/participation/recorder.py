@@ -220,6 +220,12 @@ class ReplyRecorder:
             task.add_done_callback(self._in_flight.discard)
             return True
 
+    async def drain(self) -> None:
+        """Write every reply waiting now, and wait for the batches in flight."""
+        while self.buffer and await self.flush():
+            pass
+        await self.settle()
+
     async def settle(self) -> None:
         """Wait until every batch handed to the database thread is written (or failed)."""
         if self._in_flight:

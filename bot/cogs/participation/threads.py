@@ -66,6 +66,18 @@ class LessonThreads:
         self.serves_guild = serves_guild
         self.lessons = lessons
         self.by_id: dict[int, LessonThread] = {}
+        #: Students' own due times: (course, lesson, student) -> due (their replies' late mark).
+        self.extended: dict[tuple[str, str, int], dt.datetime] = {}
+
+    def due_for(self, thread: LessonThread, author_id: int) -> dt.datetime | None:
+        """The due time of a student's replies in a thread: their extension's, else the post's."""
+        info = thread.info
+        return self.extended.get((info.course, info.lesson, author_id), info.due_at)
+
+    async def reload_extensions(self) -> None:
+        """Refresh the students' own due times from the database."""
+        self.extended = {(e.course, e.lesson, e.user_id): e.due_at
+                         for e in await self.recorder.repository.extensions.all()}
 
     def get(self, thread_id: int) -> LessonThread | None:
         """The lesson thread with this id, if it is one that is read."""
@@ -115,7 +127,8 @@ class LessonThreads:
         """
         if not counts(message, thread):
             return None
-        return new_reply(message, thread, await self.replied_to(message, earlier))
+        return new_reply(message, thread, await self.replied_to(message, earlier),
+                         due_at=self.due_for(thread, message.author.id))
 
     async def replied_to(
         self, message: discord.Message, earlier: Mapping[int, discord.Message] | None
@@ -167,8 +180,11 @@ def own_words(content: str, thread: LessonThread, replied: RepliedTo | None) -> 
 
 
 def new_reply(message: discord.Message, thread: LessonThread,
-              replied: RepliedTo | None) -> NewReply:
-    """The reply record of a counted message (``replied``: what it replies to, if any)."""
+              replied: RepliedTo | None, *, due_at: dt.datetime | None) -> NewReply:
+    """The reply record of a counted message (``replied``: what it replies to, if any).
+
+    ``due_at`` is the author's due time (:meth:`LessonThreads.due_for`): it marks the reply late.
+    """
     author = message.author
     created_at = message.created_at
     content = message.content
@@ -189,7 +205,7 @@ def new_reply(message: discord.Message, thread: LessonThread,
         char_count=count_characters(content),
         reply_to_message_id=replied.message_id if replied else None,
         reply_to_author_id=peer_of(author.id, replied.author if replied else None, mentioned),
-        late=is_late(created_at, info.due_at),
+        late=is_late(created_at, due_at),
         text=content if thread.store_text else None,
         edited_at=message.edited_at,
     )
