@@ -1,4 +1,4 @@
-"""The ``seminar`` command line: run, check, preview, import, schedule, export, db, sync.
+"""The ``seminar`` command line: run, check, preview, import, schedule, export, grades, db, sync.
 
 Every command turns a known problem (a broken config or lesson file, a missing token) into
 sentences on stderr and exit code 1; no traceback reaches the teacher.
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.config import ConfigError, CourseSettings, Settings, load_settings
 from bot.core.lessons import Lesson, LessonError, load_lessons
 
 DEFAULT_CONFIG = Path("config.yaml")
@@ -237,17 +237,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bot.gradebook import ExportError, check_database_file, export_from_database
 
     settings = _settings(args)
-    course = settings.courses.get(args.course)
-    if course is None:
-        known = ", ".join(sorted(settings.courses)) or "none"
-        raise UsageError(f"no course named {args.course!r} in {args.config} (courses: {known})")
+    course = _course(settings, args)
     if args.student is not None and args.lesson is not None:
         raise UsageError("--student exports everything about one student: leave out --lesson")
     try:
         check_database_file(settings.database.url)
         data, rows = asyncio.run(export_from_database(
             settings.database.url, args.course, course, lesson=args.lesson,
-            student=args.student))
+            student=args.student, titles=_titles(settings)))
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     if args.output == "-":
@@ -263,6 +260,56 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}: {what}")
     if args.student is None:
         print("  spreadsheets: import the user_id column as Text so the ids stay exact")
+    return 0
+
+
+def _course(settings: Settings, args: argparse.Namespace) -> CourseSettings:
+    course = settings.courses.get(args.course)
+    if course is None:
+        known = ", ".join(sorted(settings.courses)) or "none"
+        raise UsageError(f"no course named {args.course!r} in {args.config} (courses: {known})")
+    return course
+
+
+def _titles(settings: Settings) -> dict[str, str]:
+    """Lesson titles by name, for score lines (names alone when a lesson file is broken)."""
+    try:
+        return {slug: lesson.title for slug, lesson in _lessons(settings).items()}
+    except LessonError:
+        return {}
+
+
+def cmd_grades(args: argparse.Namespace) -> int:
+    """Print every student whose grade a new policy would change; change nothing."""
+    import asyncio
+
+    from bot.core.config import load_policy
+    from bot.core.grading import number
+    from bot.gradebook import ExportError, check_database_file, what_if
+
+    settings = _settings(args)
+    course = _course(settings, args)
+    policy = load_policy(Path(args.policy))
+    titles = _titles(settings)
+    try:
+        check_database_file(settings.database.url)
+        changed, graded = asyncio.run(what_if(settings.database.url, args.course, course,
+                                              policy, titles=titles))
+    except ExportError as exc:
+        raise UsageError(str(exc)) from None
+    if not changed:
+        print(f"No grade changes: under {args.policy} each of the {graded} student(s) of "
+              f"{args.course} keeps the same total. Nothing was changed.")
+        return 0
+    print(f"{len(changed)} of {graded} student(s) of {args.course} would get another total "
+          f"under {args.policy} (nothing was changed; to adopt it, copy it into the course's "
+          "grading: section of the config):")
+    width = max(len("student"), *(len(f"{name} ({user})") for user, name, _, _ in changed))
+    print(f"  {'student':<{width}}  {'now':>13}  {'new policy':>13}")
+    for user, name, old, new in changed:
+        print(f"  {f'{name} ({user})':<{width}}  "
+              f"{number(old.total) + '/' + number(old.possible):>13}  "
+              f"{number(new.total) + '/' + number(new.possible):>13}")
     return 0
 
 
@@ -332,6 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="the CSV file to write, or - for standard output")
     export.set_defaults(func=cmd_export)
+
+    grades = command("grades", help="preview a new grading policy: whose grade would change")
+    grades.add_argument("--course", required=True, metavar="KEY", help="the course's key")
+    grades.add_argument("--policy", required=True, metavar="FILE",
+                        help="a YAML file with the new grading: settings")
+    grades.set_defaults(func=cmd_grades)
 
     db = command("db", help="manage the database (db upgrade)")
     db.add_argument("action", choices=["upgrade"],

@@ -14,6 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core import grading, reports
 from bot.core.calendar import to_utc
@@ -175,6 +176,52 @@ def check_database_file(url: str) -> None:
                           "the config (the bot creates the database when it first runs)")
 
 
+async def _reading(url: str) -> tuple[Repository, AsyncEngine]:
+    """A repository over the database at ``url``, after checking it is Seminar's, up to date."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    engine = create_engine(url)
+    try:
+        try:
+            revision = await current_revision(engine)
+        except Exception as exc:
+            raise ExportError(f"cannot read the database {shown} ({exc})") from None
+        if revision is None:
+            raise ExportError(f"the database {shown} has no Seminar tables yet: start the bot "
+                              "once, or run `seminar db upgrade`")
+        if revision != head_revision():
+            raise ExportError(f"the database {shown} is from an older version: run "
+                              "`seminar db upgrade` first")
+    except BaseException:
+        await engine.dispose()
+        raise
+    return Repository(create_sessionmaker(engine)), engine
+
+
+async def what_if(
+    url: str,
+    course_key: str,
+    course: CourseSettings,
+    policy: GradingSettings,
+    *,
+    now: dt.datetime | None = None,
+    titles: Mapping[str, str] | None = None,
+) -> tuple[list[tuple[int, str, grading.CourseGrade, grading.CourseGrade]], int]:
+    """``seminar grades``: every student whose grade ``policy`` would change, and how many
+    students were graded. Grades change nowhere (the config's extensions are stored first,
+    as the bot does at start)."""
+    repo, engine = await _reading(url)
+    try:
+        await sync_extensions(repo, course_key, course)
+        names = await class_list(repo, course_key)
+        before = await grades(repo, course_key, course.grading, names, now=now, titles=titles)
+        after = await grades(repo, course_key, policy, names, now=now, titles=titles)
+    finally:
+        await engine.dispose()
+    changed = [(user, names.get(user, str(user)), old, new)
+               for user, old, new in grading.changed_grades(before, after)]
+    return changed, len(before)
+
+
 async def export_from_database(
     url: str,
     course_key: str,
@@ -191,20 +238,8 @@ async def export_from_database(
     a lesson's gradebook lists everyone who replied anywhere in the course. Call
     :func:`check_database_file` first.
     """
-    shown = make_url(url).render_as_string(hide_password=True)
-    engine = create_engine(url)
+    repo, engine = await _reading(url)
     try:
-        try:
-            revision = await current_revision(engine)
-        except Exception as exc:
-            raise ExportError(f"cannot read the database {shown} ({exc})") from None
-        if revision is None:
-            raise ExportError(f"the database {shown} has no Seminar tables yet: start the bot "
-                              "once, or run `seminar db upgrade`")
-        if revision != head_revision():
-            raise ExportError(f"the database {shown} is from an older version: run "
-                              "`seminar db upgrade` first")
-        repo = Repository(create_sessionmaker(engine))
         if student is not None:
             return await student_data_csv(repo, course_key, student)
         if lesson is not None:

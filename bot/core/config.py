@@ -479,6 +479,42 @@ def load_settings(path: Path) -> Settings:
     return settings
 
 
+def load_policy(path: Path) -> GradingSettings:
+    """A grading policy file (a course's ``grading:`` section, alone or under that key).
+
+    Raises :class:`ConfigError` naming the file, the line and the setting of each problem.
+    """
+    if not path.exists():
+        raise ConfigError([f"{path}: no such policy file"])
+    try:
+        text = read_text(path, "policy file")
+    except FileProblem as exc:
+        raise ConfigError([str(exc)]) from None
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as exc:
+        line, problem = yaml_problem(exc, text)
+        where = f"{path}:{line}" if line is not None else str(path)
+        raise ConfigError([f"{where}: not valid YAML ({problem})"]) from None
+    prefix: tuple[str, ...] = ()
+    if isinstance(data, dict) and set(data) == {"grading"}:
+        data, prefix = data["grading"], ("grading",)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: write the policy as settings, e.g. 'points_per_lesson: 10' "
+                           "(the keys of a course's grading: section)"])
+    try:
+        return GradingSettings.model_validate(data)
+    except ValidationError as exc:
+        positions = Positions(text)
+        problems = []
+        for error in exc.errors():
+            loc = (*prefix, *error["loc"])
+            line = positions.line_of(loc)
+            where = f"{path}:{line}" if line is not None else str(path)
+            problems.append(f"{where}: {field_name(loc) or 'policy'}: {_error_message(error)}")
+        raise ConfigError(problems) from None
+
+
 def read_token(settings: Settings, environ: dict[str, str] | None = None) -> str:
     """The bot token from the environment; :class:`ConfigError` with set-up help if absent."""
     env = os.environ if environ is None else environ
