@@ -274,9 +274,10 @@ class TeacherCog(commands.Cog):
         slug = lesson.slug if lesson is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         repo = self.bot.repository
+        titles = {slug_: lesson.title for slug_, lesson in self.bot.lessons.items()}
         summaries = await gradebook.course_report(
             repo, key, course, roster_of(interaction.guild, course), lesson=slug,
-            now=discord.utils.utcnow())
+            now=discord.utils.utcnow(), titles=titles)
         data = reports.to_csv(summaries, course.grading)
         filename = render.truncate(f"{key}-{slug or 'course'}-participation.csv",
                                    render.ATTACHMENT_NAME_LIMIT)

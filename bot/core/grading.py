@@ -238,8 +238,8 @@ def score_lesson(
         what = (f"answered {answered} of {needed_questions} "
                 f"{'question' if needed_questions == 1 else 'questions'} required{substantive}")
         if answered > needed_questions:
-            what = (f"answered {answered} questions ({needed_questions} required)"
-                    f"{substantive}")
+            words = f"{policy.min_words} words or more; " if policy.min_words else ""
+            what = f"answered {answered} questions ({words}{needed_questions} required)"
         reasons.append(f"{what}{mark} {number(points)}/{number(_points(question_points))}")
 
     late_c: list[tuple[dt.datetime, float]] = []

@@ -556,9 +556,10 @@ def summary_line(summary: StudentSummary) -> str:
     """One student's numbers as a Discord markdown line (names escaped)."""
     name = f"**{escape_for_discord(summary.display_name)}**"
     grade = _grade_part(summary.grade)
+    graded = f" · grade {grade}" if grade else ""
     if summary.missing:
-        return f"{name} — no reply yet" + (f" · {grade}" if grade else "")
-    line = f"{name} — " + " · ".join([*([grade] if grade else []), *_number_parts(summary)])
+        return f"{name} — no reply yet{graded}"
+    line = f"{name} — " + " · ".join(_number_parts(summary)) + graded
     if summary.status == "off-roster":
         line += " · (not in the student role)"
     return line

@@ -62,17 +62,29 @@ async def test_mystats_shows_only_the_callers_own_numbers(
         "**Your participation in History 101**",
         f"2 replies (1 substantive) · 16 words · 2 questions · 1 peer · all on time · first "
         f"<t:{int((t - 2 * DAY).timestamp())}:f> · ❌ peer replies 0/1",
+        # Her scores under the default policy (10 points for one substantive answer),
+        # worked out by hand: the 12-word answer is on time, the 4-word reply is short; the
+        # second lesson is due tomorrow, so it is open and not counted.
+        "**Total: 10/10 over 1 graded lesson, 1 still open**",
         "**Per lesson**",
-        f"• {SEED_TITLE} — 2 replies, 16 words",
-        f"• {SECOND_TITLE} — no reply yet",
+        f"• **{SEED_TITLE}**: 10/10 — answered 1 of 1 question required (5 words or more) ✔ "
+        "10/10, on time, 1 short reply (under 5 words) not counted",
+        f"• **{SECOND_TITLE}**: 0/10 so far (not counted until it is due) — no reply · due "
+        f"<t:{int((t + DAY).timestamp())}:f>",
     ]
     assert "bob" not in mine.content and "30 words" not in mine.content
     assert bob.final().content.split("\n")[1].startswith(
         "2 replies · 39 words · 2 questions · 1 peer · 1 late")
     assert "Alice" not in bob.final().content
-    assert (carol.final().content, carol.final().ephemeral) == (
+    # Carol never replied: the friendly sentence, then her zeros and the due time still ahead.
+    assert (carol.final().content.split("\n"), carol.final().ephemeral) == ([
         "You have not replied in any History 101 discussion yet. Open a question thread under "
-        "the latest lesson and add your thoughts: every reply counts here.", True)
+        "the latest lesson and add your thoughts: every reply counts here.",
+        "**Total: 0/10 over 1 graded lesson, 1 still open**",
+        "**Per lesson**",
+        f"• **{SEED_TITLE}**: 0/10 — no reply",
+        f"• **{SECOND_TITLE}**: 0/10 so far (not counted until it is due) — no reply · due "
+        f"<t:{int((t + DAY).timestamp())}:f>"], True)
 
 
 async def test_mystats_outside_a_course_channel_says_where_to_ask(

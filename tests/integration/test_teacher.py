@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from bot.cli import main as seminar
-from bot.core.reports import CSV_COLUMNS
+from bot.core.reports import CSV_COLUMNS, GRADE_COLUMNS
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.records import Post
@@ -141,18 +141,20 @@ async def test_report_shows_each_students_numbers_and_who_has_not_replied(
     assert lines_of(shown.content) == [
         "**Participation in History 101** · 5 replied, 1 not yet",
         f"**alice** — 2 replies · 20 words · 2 questions · 1 peer · all on time · first "
-        f"{ts(t - 2 * DAY)} · ✅ peer replies 1/1 · ✅ First reply · ✅ Peer reply",
+        f"{ts(t - 2 * DAY)} · ✅ peer replies 1/1 · ✅ First reply · ✅ Peer reply · grade **10/10**",
         f"**bob** — 2 replies (1 substantive) · 9 words · 1 question · 1 peer · all on time · "
-        f"first {ts(t - 2 * DAY + HOUR)} · ✅ peer replies 1/1 · ❌ First reply · ✅ Peer reply",
+        f"first {ts(t - 2 * DAY + HOUR)} · ✅ peer replies 1/1 · ❌ First reply · ✅ Peer reply · "
+        "grade **10/10**",
         f"**carol** — 1 reply · 20 words · 1 question · 0 peer · 1 late · first "
         f"{ts(t - 30 * dt.timedelta(minutes=1))} · ❌ peer replies 0/1 · ❌ First reply · "
-        "⏳ Peer reply",
+        "⏳ Peer reply · grade **10/10**",
         f"**dave** — 1 reply · 40 words · 1 question · 0 peer · all on time · first "
-        f"{ts(t - 12 * HOUR)} · ❌ peer replies 0/1 · ❌ First reply · ⏳ Peer reply",
+        f"{ts(t - 12 * HOUR)} · ❌ peer replies 0/1 · ❌ First reply · ⏳ Peer reply · "
+        "grade **0/10**",
         f"**visitor** — 1 reply · 7 words · 1 question · 0 peer · all on time · first "
         f"{ts(t - DAY - HOUR)} · ❌ peer replies 0/1 · ✅ First reply · ⏳ Peer reply · "
-        "(not in the student role)",
-        f"{eve} — no reply yet",
+        "grade **10/10** · (not in the student role)",
+        f"{eve} — no reply yet · grade **0/10**",
         # Only the teacher sees who is left alone: replied, and no classmate answered.
         "Nobody has answered yet, a reply from you or a classmate would bring them into the "
         "discussion: **carol**, **dave**",
@@ -163,12 +165,16 @@ async def test_report_shows_each_students_numbers_and_who_has_not_replied(
     seed_lines = lines_of(seed_only.final().content)
     assert seed_lines[0] == ("**Participation in History 101 · “Stalin’s Crimes and Russia’s "
                              "Future”** · 4 replied, 2 not yet")
-    assert seed_lines[-3:-1] == [f"{eve} — no reply yet", "**dave** — no reply yet"]
+    assert seed_lines[-3:-1] == [f"{eve} — no reply yet · grade **0/10**",
+                                 "**dave** — no reply yet · grade **0/10**"]
+    assert seed_lines[1].endswith(" · grade **10/10**")
     assert seed_lines[-1].endswith(" into the discussion: **carol**")
     second_lines = lines_of(second.final().content)
     assert second_lines[0] == (f"**Participation in History 101 · “{SECOND_TITLE}”** · "
                                "1 replied, 4 not yet")
     assert second_lines[1].startswith("**dave** — 1 reply · 40 words")
+    # Due in three days: a score so far, not yet a grade.
+    assert second_lines[1].endswith(" · grade **10/10** so far")
     assert second_lines[-1].endswith(" into the discussion: **dave**")
     assert d.second.lesson == SECOND
 
@@ -189,12 +195,23 @@ async def test_report_for_one_student_lists_their_lessons(
         "**Participation of** **alice** **in History 101**",
         f"2 replies · 20 words · 2 questions · 1 peer · all on time · first {ts(t - 2 * DAY)} · "
         "✅ peer replies 1/1 · ✅ First reply · ✅ Peer reply",
+        # Worked out by hand: two substantive answers on time (one required); the second
+        # lesson is due in three days, so it is open and not counted.
+        "**Total: 10/10 over 1 graded lesson, 1 still open**",
         "**Per lesson**",
-        "• Stalin’s Crimes and Russia’s Future — 2 replies, 20 words",
-        f"• {SECOND_TITLE} — no reply yet",
+        "• **Stalin’s Crimes and Russia’s Future**: 10/10 — answered 2 questions (5 words or "
+        "more; 1 required) ✔ 10/10, on time",
+        f"• **{SECOND_TITLE}**: 0/10 so far (not counted until it is due) — no reply · due "
+        f"{ts(t + 3 * DAY)}",
     ]
-    assert eve.final().content == ("**\\*\\*Eve\\*\\* @\u200beveryone** has not replied in any "
-                                   "History 101 discussion yet.")
+    assert lines_of(eve.final().content) == [
+        "**\\*\\*Eve\\*\\* @\u200beveryone** has not replied in any History 101 discussion yet.",
+        "**Total: 0/10 over 1 graded lesson, 1 still open**",
+        "**Per lesson**",
+        "• **Stalin’s Crimes and Russia’s Future**: 0/10 — no reply",
+        f"• **{SECOND_TITLE}**: 0/10 so far (not counted until it is due) — no reply · due "
+        f"{ts(t + 3 * DAY)}",
+    ]
 
 
 async def test_a_long_report_pages_with_buttons_for_the_teacher_only(
@@ -296,7 +313,8 @@ async def test_export_attaches_a_gradebook_csv_and_is_audited(
     [attachment] = shown.attachments
     assert attachment["filename"] == f"{COURSE}-course-participation.csv"
     rows = read_csv(attachment["content"])
-    assert list(rows[0]) == [*CSV_COLUMNS, "checkpoint: First reply", "checkpoint: Peer reply"]
+    assert list(rows[0]) == [*CSV_COLUMNS, "checkpoint: First reply", "checkpoint: Peer reply",
+                             *GRADE_COLUMNS]
     table = {row["display_name"]: row for row in rows}
     assert list(table) == ["alice", "bob", "carol", "dave", "visitor", EVE_NICK]
     alice, bob, carol = table["alice"], table["bob"], table["carol"]
@@ -309,6 +327,15 @@ async def test_export_attaches_a_gradebook_csv_and_is_audited(
     assert (carol["required_peer_replies_met"], carol["checkpoint: Peer reply"]) == ("no", "open")
     assert table["visitor"]["status"] == "off-roster"
     assert (table[EVE_NICK]["status"], table[EVE_NICK]["replies"]) == ("missing", "0")
+    # The scores with their reasons, as /mystats words them (the second lesson is still open).
+    assert (carol["grade"], carol["points_possible"]) == ("10", "10")
+    assert carol["grade_explained"].split("\n") == [
+        "Stalin’s Crimes and Russia’s Future: 10/10 — answered 1 of 1 question required "
+        "(5 words or more) ✔ 10/10, an answer 30 min late: full credit",
+        f"{SECOND_TITLE}: 0/10 so far (not counted until it is due) — no reply",
+        "Total: 10/10 over 1 graded lesson, 1 still open",
+    ]
+    assert (table["dave"]["grade"], table[EVE_NICK]["grade"]) == ("0", "0")
 
     only_second = {row["display_name"]: row["status"] for row in
                    read_csv(lesson.final().attachments[0]["content"])}
