@@ -141,7 +141,8 @@ async def test_report_shows_each_students_numbers_and_who_has_not_replied(
     assert lines_of(shown.content) == [
         "**Participation in History 101** · 5 replied, 1 not yet",
         f"**alice** — 2 replies · 20 words · 2 questions · 1 peer · all on time · first "
-        f"{ts(t - 2 * DAY)} · ✅ peer replies 1/1 · ✅ First reply · ✅ Peer reply · grade **10/10**",
+        f"{ts(t - 2 * DAY)} · ✅ peer replies 1/1 · ✅ First reply · ✅ Peer reply · "
+        "grade **10/10**",
         f"**bob** — 2 replies (1 substantive) · 9 words · 1 question · 1 peer · all on time · "
         f"first {ts(t - 2 * DAY + HOUR)} · ✅ peer replies 1/1 · ❌ First reply · ✅ Peer reply · "
         "grade **10/10**",
