@@ -310,10 +310,9 @@ class TeacherCog(commands.Cog):
             due = parse_course_time(until, course.zone)
         except ValueError as exc:
             raise UserFacingError(str(exc)) from None
+        # A time already past is allowed: excusing a late reply after the fact is an
+        # extension too (the late marks and the score follow it at once).
         now = discord.utils.utcnow()
-        if due <= now:
-            raise UserFacingError(f"{render.discord_timestamp(due, 'F')} has already passed: "
-                                  "give a due time in the future.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         repo = self.bot.repository
         remarked = await repo.extensions.grant(key, lesson.slug, student.id, due,

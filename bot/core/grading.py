@@ -254,15 +254,15 @@ def score_lesson(
         reasons.append(f"replied to {classmates} of {required} required{mark} "
                        f"{number(part)}/{number(_points(policy.classmate_points))}")
 
-    late_items = [(at, share, "an answer") for at, share in late_q]
-    late_items += [(at, share, "a reply to a classmate") for at, share in late_c]
+    late_items = [(at, share, "an answer") for at, share in sorted(late_q)]
+    late_items += [(at, share, "a reply to a classmate") for at, share in sorted(late_c)]
     if due is None:
         pass
     elif not late_items:
         reasons.append("on time")
     else:
         assert due is not None
-        for at, share, what in sorted(late_items):
+        for at, share, what in late_items:  # answers first, then classmates, by time
             credit = ("no credit (after the late window)" if share == 0 else
                       "full credit" if share == 1 else f"{share:.0%} credit")
             reasons.append(f"{what} {_hours(at - due)} late: {credit}")
