@@ -37,7 +37,9 @@ POLICY = {
     "classmate_points": 4,
     "late_window_hours": 24,
 }
-WORDS = ["memory", "archives", "courage", "silence", "propaganda", "victims", "history", "truth", "families", "museums", "schools", "trials", "witnesses", "letters", "villages", "camps", "statues", "textbooks", "elections", "protests"]
+WORDS = ("memory", "archives", "courage", "silence", "propaganda", "victims", "history",
+         "truth", "families", "museums", "schools", "trials", "witnesses", "letters",
+         "villages", "camps", "statues", "textbooks", "elections", "protests")
 
 
 def words(n: int, start: int = 0) -> str:
