@@ -9,7 +9,9 @@ reminded at most once per lesson post, whoever asks (the database keeps who was 
 
 The automatic reminder is a durable timer: one task sleeps until the earliest
 ``due_at - hours_before_due`` of the posted lessons in the database and is woken when a
-lesson is posted (the ``seminar_lesson_posted`` event); there is no polling tick.
+lesson is posted (the ``seminar_lesson_posted`` event); there is no polling tick. A student
+with an extension is reminded before their own due time instead, and every reminder names
+the due time of the students it mentions.
 """
 
 from __future__ import annotations
@@ -64,8 +66,9 @@ class RemindersCog(commands.Cog):
 
     def __init__(self, bot: SeminarBot) -> None:
         self.bot = bot
-        self._done: set[int] = set()  # posts whose automatic reminder went (this process)
-        self._not_before: dict[int, dt.datetime] = {}  # failed ones wait a little
+        # Posts (and students' extensions) whose automatic reminder went, in this process.
+        self._done: set[int | tuple[str, int]] = set()
+        self._not_before: dict[int | tuple[str, int], dt.datetime] = {}  # failed ones wait
 
     async def cog_load(self) -> None:
         """Register the automatic reminder job when some course asks for it."""
@@ -85,15 +88,28 @@ class RemindersCog(commands.Cog):
     # --- sending -----------------------------------------------------------------------------
 
     async def remind(self, course_key: str, course: CourseSettings, post: Post,
-                     actor_id: int | None) -> reports.ReminderOutcome:
-        """Ping the students who have not replied to ``post`` yet, once; what happened."""
+                     actor_id: int | None, *, only: int | None = None,
+                     extended_later: bool = True) -> reports.ReminderOutcome:
+        """Ping the students who have not replied to ``post`` yet, once; what happened.
+
+        Each reminder names the student's own due time (their extension's, if any). With
+        ``extended_later=False`` (the automatic reminder at the lesson's own time) students
+        whose extension ends later are left for their own reminder; ``only`` reminds one
+        student (that reminder).
+        """
         repo = self.bot.repository
         roster = roster_of(self.bot.get_guild(course.guild_id), course)
         if roster is None:
             raise UserFacingError(NO_STUDENT_ROLE)
         replied = {t.author_id for t in await repo.reports.summary(course_key, post_id=post.id)}
         opted_out = await repo.reminders.opted_out(course_key)
+        own_due = {e.user_id: e.due_at for e in await repo.extensions.of_course(course_key)
+                   if e.lesson == post.lesson}
         candidates = reports.students_to_remind(roster, replied, opted_out)
+        if only is not None:
+            candidates = [c for c in candidates if c == only]
+        if not extended_later and post.due_at is not None:
+            candidates = [c for c in candidates if own_due.get(c, post.due_at) <= post.due_at]
         outcome = reports.ReminderOutcome(replied=len(roster.keys() & replied),
                           opted_out=len((roster.keys() - replied) & opted_out))
         # Marked first, sent second: two reminders at once (a teacher's and the timer's)
@@ -104,8 +120,12 @@ class RemindersCog(commands.Cog):
             return outcome
         threads = [t.thread_id for t in await repo.posts.threads_of(post.id)]
         channel = await self._channel_for(course, threads)
-        messages = reports.reminder_texts(fresh, lesson_title(self.bot, post.lesson),
-                                          post.due_at, threads)
+        by_due: dict[dt.datetime | None, list[int]] = {}
+        for user_id in fresh:
+            by_due.setdefault(own_due.get(user_id, post.due_at), []).append(user_id)
+        title = lesson_title(self.bot, post.lesson)
+        messages = [message for due, users in by_due.items()
+                    for message in reports.reminder_texts(users, title, due, threads)]
         sent: list[int] = []
         try:
             for text, user_ids in messages:
@@ -196,10 +216,20 @@ class RemindersCog(commands.Cog):
         """A lesson was posted: its reminder may be the next one, so look again."""
         self.bot.timers.wake(JOB)
 
-    async def _pending(self, now: dt.datetime) -> list[tuple[dt.datetime, str, Post]]:
-        """(when to remind, course, post) for each posted lesson not yet due, by time."""
+    @commands.Cog.listener()
+    async def on_seminar_extension(self, course: str, lesson: str, student: int,
+                                   due_at: dt.datetime) -> None:
+        """A student has their own due time now: their reminder may be the next one."""
+        self._done.discard((lesson, student))
+        self.bot.timers.wake(JOB)
+
+    async def _pending(
+        self, now: dt.datetime
+    ) -> list[tuple[dt.datetime, str, Post, int | None]]:
+        """(when to remind, course, post, the one student or None) for each posted lesson not
+        yet due, and each extension not yet over, by time."""
         repo = self.bot.repository
-        pending = []
+        pending: list[tuple[dt.datetime, str, Post, int | None]] = []
         # A course whose server is on another process's shard is reminded there (its roster
         # is in that process's cache, not in this one's).
         for key, course in self.bot.served_courses().items():
@@ -210,25 +240,38 @@ class RemindersCog(commands.Cog):
                 if post.id in self._done or post.due_at is None:
                     continue
                 at = reports.reminder_at(post.due_at, hours, self._not_before.get(post.id))
-                pending.append((at, key, post))
-        return sorted(pending, key=lambda item: (item[0], item[2].id))
+                pending.append((at, key, post, None))
+            for extension in await repo.extensions.of_course(key):
+                token = (extension.lesson, extension.user_id)
+                if token in self._done or extension.due_at <= now:
+                    continue
+                posted = await repo.posts.latest(key, extension.lesson)
+                if posted is None or (posted.due_at is not None
+                                      and extension.due_at <= posted.due_at):
+                    continue  # not posted yet, or reminded with the class
+                at = reports.reminder_at(extension.due_at, hours, self._not_before.get(token))
+                pending.append((at, key, posted, extension.user_id))
+        return sorted(pending, key=lambda item: (item[0], item[2].id, item[3] or 0))
 
     async def run_due_reminders(self, now: dt.datetime) -> dt.datetime | None:
         """Send the reminders due by ``now``; when the next one is due (None: none left)."""
         retry_at: dt.datetime | None = None
-        for at, key, post in await self._pending(now):
+        for at, key, post, student in await self._pending(now):
             if at > now:
                 return at if retry_at is None else min(at, retry_at)
             course = self.bot.settings.courses[key]
+            token: int | tuple[str, int] = post.id if student is None else (post.lesson,
+                                                                            student)
             try:
-                outcome = await self.remind(key, course, post, None)
+                outcome = await self.remind(key, course, post, None, only=student,
+                                            extended_later=student is not None)
             except Exception as exc:
                 log.warning("Course %s: the automatic reminder for %s failed (%r); trying again "
                             "in %s.", key, post.lesson, exc, RETRY_AFTER)
-                retry_at = self._not_before[post.id] = now + RETRY_AFTER
+                retry_at = self._not_before[token] = now + RETRY_AFTER
                 continue
-            self._done.add(post.id)
-            self._not_before.pop(post.id, None)
+            self._done.add(token)
+            self._not_before.pop(token, None)
             log.info("Course %s: automatic reminder for %s pinged %s student(s).", key,
                      post.lesson, len(outcome.reminded))
         return retry_at

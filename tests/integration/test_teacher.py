@@ -48,6 +48,9 @@ DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
 NOT_YOURS = "These buttons belong to the teacher who asked for this; run the command yourself."
 
 
+MINUTE = dt.timedelta(minutes=1)
+
+
 def ts(moment: dt.datetime) -> str:
     return f"<t:{int(moment.timestamp())}:f>"
 
@@ -509,6 +512,34 @@ async def test_automatic_reminder_before_the_due_time(
     assert len(reminder_calls(emulator, q[0])) == 1  # never twice
     assert {(e.actor_id, e.detail) for e in audit} == {
         (None, f"{SEED}: 4 student(s) reminded"), (None, f"{SECOND}: 5 student(s) reminded")}
+
+
+async def test_a_student_with_an_extension_is_reminded_before_their_own_due_time(
+    emulator: DiscordEmulator, room: Classroom, tmp_path: Path, start_bot: StartBot
+) -> None:
+    s = room.students
+    settings = room.settings(emulator, tmp_path, reminders={"hours_before_due": 2})
+    t = now()
+    engine = create_engine(settings.database.url)
+    await upgrade_engine(engine)
+    repo = Repository(create_sessionmaker(engine))
+    lesson, q = await post_lesson(repo, emulator, room, scheduled_at=t - DAY, due_at=t + HOUR)
+    await repo.replies.record([reply(lesson, q, 0, s["alice"], "alice", t - HOUR, 10)])
+    # Eve's extension ends in 90 minutes (her reminder is overdue too), Dave's in ten hours.
+    await repo.extensions.grant(COURSE, SEED, s["eve"], t + 90 * MINUTE, granted_by=None)
+    await repo.extensions.grant(COURSE, SEED, s["dave"], t + 10 * HOUR, granted_by=None)
+    await engine.dispose()
+
+    async with start_bot(settings) as bot:
+        await emulator.wait_for(lambda: len(reminder_calls(emulator, q[0])) == 2)
+        cog: Any = bot.get_cog("RemindersCog")
+        # Nothing else is due until Dave's reminder, two hours before his own due time.
+        assert await cog.run_due_reminders(now()) == t + 8 * HOUR
+    class_call, eve_call = reminder_calls(emulator, q[0])
+    assert_pings_exactly(class_call, [s["bob"], s["carol"]])
+    assert f"Due <t:{int((t + HOUR).timestamp())}:F>" in class_call.json["content"]
+    assert_pings_exactly(eve_call, [s["eve"]])
+    assert f"Due <t:{int((t + 90 * MINUTE).timestamp())}:F>" in eve_call.json["content"]
 
 
 # --- /forget and retention -------------------------------------------------------------------
