@@ -82,21 +82,37 @@ checkpoints = st.lists(st.builds(
                                       "peer_replies": peers},
     mostly(st.sampled_from(["first", "week 2"]), st.just(" ")), datetimes, numbers, numbers),
     max_size=3)
+# A grading policy: points, parts, a late window, clumping, dropped lessons (and odd values).
+policies = st.builds(
+    lambda points, questions, classmates, share, window, clumping, drop: without_none(
+        points_per_lesson=points, questions=questions, classmates=classmates,
+        classmate_points=share, late_window_hours=window, clumping=clumping,
+        drop_lowest=drop),
+    maybe(mostly(st.sampled_from([1, 10, 2.5]), numbers)), maybe(numbers), maybe(numbers),
+    maybe(mostly(st.sampled_from([0, 1, 4]), numbers)), maybe(hours),
+    maybe(st.builds(lambda m, p: {"minutes": m, "penalty": p}, numbers, numbers)),
+    maybe(numbers))
+extensions = st.lists(st.builds(
+    lambda student, lesson, until: {"student": student, "lesson": lesson, "until": until},
+    st.sampled_from([ANN, 2002]), st.sampled_from(LESSONS), datetimes), max_size=2)
 courses = st.builds(
-    lambda zone, cal, late, grading, remind, retention, roles: {
+    lambda zone, cal, late, grading, remind, retention, roles, extended: {
         "name": "Biology", "guild_id": 1, "channel_id": 2, "timezone": zone,
         "calendar": cal, "catch_up": late, "grading": grading, "reminders": remind,
-        "retention_days": retention, **roles},
+        "retention_days": retention, "extensions": extended, **roles},
     st.sampled_from(ZONES),
     st.builds(lambda e, w: without_none(entries=e, weekly=w), entries, maybe(weekly)),
     st.builds(lambda mode, h: {"mode": mode, "max_late_hours": h},
               st.sampled_from(["post", "skip"]), hours),
-    st.builds(lambda words, peers, cps: {"min_words": words, "required_peer_replies": peers,
-                                         "checkpoints": cps}, numbers, numbers, checkpoints),
+    st.builds(lambda words, peers, cps, policy: {"min_words": words,
+                                                 "required_peer_replies": peers,
+                                                 "checkpoints": cps, **policy},
+              numbers, numbers, checkpoints, policies),
     st.builds(lambda h: without_none(hours_before_due=h), maybe(hours)),
     numbers,
     st.builds(lambda t, s: without_none(teacher_role_id=t, student_role_id=s),
               maybe(snowflakes), maybe(snowflakes)),
+    extensions,
 )
 
 
@@ -125,6 +141,7 @@ async def run_the_bots_paths(root: Path, course: CourseSettings) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{root / 'seminar.db'}")
     try:
         repo = Repository(create_sessionmaker(engine))
+        await gradebook.sync_extensions(repo, "bio", course)
         for now in (dt.datetime(2026, 9, 20, tzinfo=dt.UTC), dt.datetime.now(dt.UTC)):
             summaries = await gradebook.course_report(repo, "bio", course, None, now=now)
             assert {s.user_id for s in summaries} >= {ANN}

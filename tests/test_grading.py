@@ -252,3 +252,27 @@ def test_a_policy_file_names_the_line_of_each_problem(tmp_path: Path) -> None:
     assert load_policy(path) == policy(points_per_lesson=5, late_window_hours=24)
     with pytest.raises(ConfigError, match="no such policy file"):
         load_policy(tmp_path / "missing.yaml")
+
+
+def test_an_extension_for_a_lesson_outside_the_calendar_stops_the_bot() -> None:
+    from bot.core.checks import check_references
+    from bot.core.lessons import Lesson
+
+    base = {"name": "Bio", "guild_id": 1, "channel_id": 2, "calendar": {"entries": [
+        {"lesson": "rome", "post_at": "2026-10-01 09:00"}]}}
+    settings = parse_settings({"courses": {"bio": base | {"extensions": [
+        {"student": 7, "lesson": "rome", "until": "2026-10-09 23:59"},
+        {"student": 7, "lesson": "greece", "until": "2026-10-09 23:59"}]}}})
+    lessons = {"rome": Lesson.model_validate({"slug": "rome", "title": "Rome",
+                                              "published": "2026-01-01",
+                                              "summary": "S", "questions": ["Why?"]})}
+    assert check_references(settings, lessons) == [
+        "courses.bio.extensions[2]: lesson 'greece' is not in this course's calendar, so the "
+        "extension would never apply"]
+    with pytest.raises(ConfigError) as raised:
+        parse_settings({"courses": {"bio": base | {"extensions": [
+            {"student": 7, "lesson": "rome", "until": "2026-10-09 23:59"},
+            {"student": 7, "lesson": "rome", "until": "2026-10-10"}]}}})
+    assert raised.value.problems == [
+        "config: courses.bio.extensions[2].until: 2026-10-10 has no time of day: write one too, "
+        "e.g. '2026-10-10 23:59'"]
