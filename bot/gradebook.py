@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -21,7 +22,7 @@ from bot.core.calendar import to_utc
 from bot.core.config import CourseSettings, GradingSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import current_revision, head_revision
-from storage.records import ReplyRecord, StudentTotals
+from storage.records import LessonWork, ReplyRecord, StudentTotals
 from storage.repository import Repository
 
 
@@ -37,6 +38,34 @@ async def class_list(repo: Repository, course_key: str) -> dict[int, str]:
 def _names(totals: list[StudentTotals]) -> dict[int, str]:
     """Each student of the summary rows with the name on their latest reply."""
     return {t.author_id: t.author_name for t in totals}
+
+
+async def _grading_inputs(
+    repo: Repository, course_key: str, policy: GradingSettings, *, lesson: str | None,
+    student: int | None, titles: Mapping[str, str] | None,
+) -> tuple[list[grading.GradedLesson], list[LessonWork], dict[int, dict[str, dt.datetime]]]:
+    """The posted lessons, the students' work and their extensions, as grading takes them."""
+    names = titles or {}
+    posted = await repo.reports.posted_lessons(course_key)
+    lessons = [grading.GradedLesson(p.post_id, p.lesson, names.get(p.lesson, p.lesson),
+                                    p.questions, p.due_at)
+               for p in posted if lesson is None or p.lesson == lesson]
+    work = await repo.reports.work(course_key, min_words=policy.min_words, lesson=lesson,
+                                   author_id=student)
+    dues: dict[int, dict[str, dt.datetime]] = {}
+    for extension in await repo.extensions.of_course(course_key):
+        dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
+    return lessons, work, dues
+
+
+async def grade_totals(
+    repo: Repository, course_key: str, policy: GradingSettings, students: Iterable[int], *,
+    now: dt.datetime | None = None,
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """Each student's (total, possible) over the course, without the reasons (a report)."""
+    lessons, work, dues = await _grading_inputs(repo, course_key, policy, lesson=None,
+                                                student=None, titles=None)
+    return grading.class_totals(students, lessons, work, policy, now=now, dues=dues)
 
 
 async def grades(
@@ -55,16 +84,8 @@ async def grades(
     Two queries (:meth:`ReportStore.work` and the posted lessons) and the extensions; the
     scoring is :mod:`bot.core.grading`. ``titles`` names lessons (their slug otherwise).
     """
-    names = titles or {}
-    posted = await repo.reports.posted_lessons(course_key)
-    lessons = [grading.GradedLesson(p.post_id, p.lesson, names.get(p.lesson, p.lesson),
-                                    p.questions, p.due_at)
-               for p in posted if lesson is None or p.lesson == lesson]
-    work = await repo.reports.work(course_key, min_words=policy.min_words, lesson=lesson,
-                                   author_id=student)
-    dues: dict[int, dict[str, dt.datetime]] = {}
-    for extension in await repo.extensions.of_course(course_key):
-        dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
+    lessons, work, dues = await _grading_inputs(repo, course_key, policy, lesson=lesson,
+                                                student=student, titles=titles)
     everyone = [student] if student is not None else students
     graded = grading.grade_class(everyone, lessons, work, policy, now=now, dues=dues)
     return {user: grade for user, grade in graded.items() if student in (None, user)}
@@ -80,6 +101,7 @@ async def course_report(
     student: int | None = None,
     now: dt.datetime | None = None,
     titles: Mapping[str, str] | None = None,
+    explained: bool = True,
 ) -> list[reports.StudentSummary]:
     """Graded summaries for a course, one lesson, or one student, roster students included.
 
@@ -98,6 +120,11 @@ async def course_report(
         roster = _names(totals) if lesson is None else await class_list(repo, course_key)
     if student is not None:
         roster = {student: roster[student]} if student in roster else {}
+    if not explained and lesson is None and student is None:
+        # A whole class's report shows totals only: the quick path, no sentences.
+        quick = await grade_totals(repo, course_key, grading, roster, now=now)
+        return reports.summarise(totals, roster, grading, deadlines, now=now,
+                                 grade_totals=quick)
     scores = await grades(repo, course_key, grading, roster, lesson=lesson, student=student,
                           now=now, titles=titles)
     return reports.summarise(totals, roster, grading, deadlines, now=now, grades=scores)

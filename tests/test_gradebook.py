@@ -151,3 +151,18 @@ async def test_mystats_are_the_multi_pass_ones(database: TestDatabase) -> None:
     assert [c.state for c in eve.summary.checkpoints] == ["not met", "not met", "open"]
     assert reports.stats_text(eve, "Biology").startswith(
         "You have not replied in any Biology discussion yet.")
+
+
+async def test_a_class_report_shows_the_totals_the_explained_grades_add_up_to(
+    database: TestDatabase,
+) -> None:
+    repo = database.repo
+    await _class(repo)
+    await repo.extensions.grant("bio", "genes", CAT, T0 + dt.timedelta(days=30), granted_by=9)
+    for now in (NOW, T0 + dt.timedelta(days=60)):
+        explained = await gradebook.course_report(repo, "bio", COURSE, None, now=now)
+        quick = await gradebook.course_report(repo, "bio", COURSE, None, now=now,
+                                              explained=False)
+        assert [(s.user_id, s.grade_total) for s in quick] == [
+            (s.user_id, (s.grade.total, s.grade.possible)) for s in explained if s.grade]
+        assert all(s.grade is None for s in quick)

@@ -213,7 +213,8 @@ class TeacherCog(commands.Cog):
             pages, chart_data = await self._student_pages(key, course, student, slug, now)
         else:
             summaries = await gradebook.course_report(
-                repo, key, course, roster_of(interaction.guild, course), lesson=slug, now=now)
+                repo, key, course, roster_of(interaction.guild, course), lesson=slug, now=now,
+                explained=False)
             page_title = reports.report_title(course, title, summaries)
             answered = await repo.reports.answered(key, lesson=slug)
             footer = reports.left_alone_line(reports.left_alone(summaries, answered))

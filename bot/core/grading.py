@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal, Protocol
 
 from bot.core.config import GradingSettings
@@ -158,8 +158,13 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def _points(value: float) -> Decimal:
-    return Decimal(repr(value)).quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
+def _cents(value: float) -> int:
+    """Hundredths of a point, rounded half up (a hair of slack for binary fractions)."""
+    return int(value * 100 + 0.5 + 1e-9)
+
+
+def _decimal(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
 
 
 def late_credit(at: dt.datetime, due_at: dt.datetime, window_hours: float | None) -> float:
@@ -186,15 +191,60 @@ def _best(on_time: int, late: Iterable[dt.datetime], due: dt.datetime | None,
     """Credit (in items) of a part: on-time items first, then the best late ones, up to
     ``needed``; and the late items used, with their credit."""
     used = min(on_time, needed)
-    credit = float(used)
-    late_used: list[tuple[dt.datetime, float]] = []
-    if due is None:
-        return credit, late_used
-    for at in sorted(late)[: needed - used]:
-        share = late_credit(at, due, window)
-        credit += share
-        late_used.append((at, share))
-    return credit, late_used
+    if due is None or used >= needed or not late:
+        return float(used), []
+    late_used = [(at, late_credit(at, due, window)) for at in sorted(late)[: needed - used]]
+    return used + sum(share for _, share in late_used), late_used
+
+
+@dataclass(frozen=True, slots=True)
+class _Numbers:
+    """A lesson's score in hundredths of a point, part by part (what the reasons explain)."""
+
+    questions: int  # cents earned for answering questions
+    classmates: int  # cents earned for replying to classmates
+    penalty: int  # cents taken off for clumping
+    q_credit: float
+    c_credit: float
+    needed_questions: int
+    late: tuple[tuple[dt.datetime, float, str], ...]
+
+    @property
+    def total(self) -> int:
+        return self.questions + self.classmates - self.penalty
+
+
+def _numbers(lesson: GradedLesson, work: LessonWork, due: dt.datetime | None,
+             policy: GradingSettings) -> _Numbers:
+    """The arithmetic of one lesson's score: one place for the full and the quick path."""
+    window = policy.late_window_hours
+    needed_questions = max(1, min(policy.questions, lesson.questions or policy.questions))
+    lesson_cents = _cents(policy.points_per_lesson)
+    classmate_cents = _cents(policy.classmate_points)
+    q_credit, late_q = _best(work.on_time_questions, work.late_questions.values(), due,
+                             window, needed_questions)
+    # Each part is rounded, and the lesson's score is their sum: the lines always add up.
+    questions = _cents((lesson_cents - classmate_cents) * q_credit / needed_questions / 100)
+    c_credit = 0.0
+    late_c: list[tuple[dt.datetime, float]] = []
+    classmates = 0
+    if policy.classmates:
+        c_credit, late_c = _best(work.on_time_classmates, work.late_classmates.values(), due,
+                                 window, policy.classmates)
+        classmates = _cents(classmate_cents * c_credit / policy.classmates / 100)
+    penalty = 0
+    clumping = policy.clumping
+    if (clumping is not None and due is not None and work.first_at is not None
+            and work.last_at is not None and work.last_at <= due
+            and work.first_at >= due - dt.timedelta(minutes=clumping.minutes)):
+        penalty = min(questions + classmates, _cents(clumping.penalty))
+    late = tuple([(at, share, "an answer") for at, share in sorted(late_q)]
+                 + [(at, share, "a reply to a classmate") for at, share in sorted(late_c)])
+    return _Numbers(questions, classmates, penalty, q_credit, c_credit, needed_questions, late)
+
+
+def _state(due: dt.datetime | None, now: dt.datetime | None) -> LessonState:
+    return "open" if (now is not None and due is not None and now < due) else "graded"
 
 
 def score_lesson(
@@ -214,67 +264,46 @@ def score_lesson(
     """
     due = work.due_at if work is not None else (due_at or lesson.due_at)
     extended = work.extended if work is not None else extended
-    possible = _points(policy.points_per_lesson)
-    state: LessonState = "open" if (now is not None and due is not None and now < due) else (
-        "graded")
-    base = dict(lesson=lesson.lesson, title=lesson.title, possible=possible, due_at=due,
-                extended=extended, state=state)
+    lesson_cents = _cents(policy.points_per_lesson)
+    base = dict(lesson=lesson.lesson, title=lesson.title, possible=_decimal(lesson_cents),
+                due_at=due, extended=extended, state=_state(due, now))
     if work is None or work.replies == 0:
         return LessonScore(points=Decimal(0), reasons=("no reply",), **base)  # type: ignore[arg-type]
-    window = policy.late_window_hours
+    n = _numbers(lesson, work, due, policy)
     reasons: list[str] = []
     substantive = f" ({policy.min_words} words or more)" if policy.min_words else ""
-
-    needed_questions = max(1, min(policy.questions, lesson.questions or policy.questions))
-    question_points = policy.points_per_lesson - policy.classmate_points
-    on_time_q = work.on_time_questions
-    q_credit, late_q = _best(on_time_q, work.late_questions.values(), due, window,
-                             needed_questions)
-    answered = on_time_q + len(work.late_questions)
-    # Each part is rounded, and the lesson's score is their sum: the lines always add up.
-    points = _points(question_points * q_credit / needed_questions)
-    if question_points:
-        mark = " ✔" if q_credit >= needed_questions else ""
-        what = (f"answered {answered} of {needed_questions} "
-                f"{'question' if needed_questions == 1 else 'questions'} required{substantive}")
-        if answered > needed_questions:
+    question_cents = lesson_cents - _cents(policy.classmate_points)
+    if question_cents:
+        needed = n.needed_questions
+        answered = work.on_time_questions + len(work.late_questions)
+        mark = " ✔" if n.q_credit >= needed else ""
+        what = (f"answered {answered} of {needed} "
+                f"{'question' if needed == 1 else 'questions'} required{substantive}")
+        if answered > needed:
             words = f"{policy.min_words} words or more; " if policy.min_words else ""
-            what = f"answered {answered} questions ({words}{needed_questions} required)"
-        reasons.append(f"{what}{mark} {number(points)}/{number(_points(question_points))}")
-
-    late_c: list[tuple[dt.datetime, float]] = []
+            what = f"answered {answered} questions ({words}{needed} required)"
+        reasons.append(f"{what}{mark} {number(_decimal(n.questions))}/"
+                       f"{number(_decimal(question_cents))}")
     if policy.classmates:
-        c_credit, late_c = _best(work.on_time_classmates, work.late_classmates.values(), due,
-                                 window, policy.classmates)
         classmates = work.on_time_classmates + len(work.late_classmates)
-        part = _points(policy.classmate_points * c_credit / policy.classmates)
-        points += part
-        mark = " ✔" if c_credit >= policy.classmates else ""
+        mark = " ✔" if n.c_credit >= policy.classmates else ""
         required = _plural(policy.classmates, "classmate", "classmates")
         reasons.append(f"replied to {classmates} of {required} required{mark} "
-                       f"{number(part)}/{number(_points(policy.classmate_points))}")
-
-    late_items = [(at, share, "an answer") for at, share in sorted(late_q)]
-    late_items += [(at, share, "a reply to a classmate") for at, share in sorted(late_c)]
-    if due is None:
-        pass
-    elif not late_items:
+                       f"{number(_decimal(n.classmates))}/"
+                       f"{number(_decimal(_cents(policy.classmate_points)))}")
+    if due is not None and not n.late:
         reasons.append("on time")
-    else:
-        assert due is not None
-        for at, share, what in late_items:  # answers first, then classmates, by time
+    if due is not None:
+        for at, share, what in n.late:  # answers first, then classmates, by time
             credit = ("no credit (after the late window)" if share == 0 else
                       "full credit" if share == 1 else f"{share:.0%} credit")
             reasons.append(f"{what} {_hours(at - due)} late: {credit}")
-
-    clumping = policy.clumping
-    if (clumping is not None and due is not None and work.first_at is not None
-            and work.last_at is not None and work.last_at <= due
-            and work.first_at >= due - dt.timedelta(minutes=clumping.minutes)):
-        penalty = min(points, _points(clumping.penalty))
-        points -= penalty
-        reasons.append(f"−{number(penalty)}: every reply came in the last "
-                       f"{clumping.minutes} minutes before the due time")
+    if policy.clumping is not None and (n.penalty or (
+            work.last_at is not None and due is not None and work.last_at <= due
+            and work.first_at is not None
+            and work.first_at >= due - dt.timedelta(minutes=policy.clumping.minutes))):
+        reasons.append(f"−{number(_decimal(n.penalty))}: every reply came in the last "
+                       f"{policy.clumping.minutes} minutes before the due time")
     short = work.replies - work.substantive
     if short and policy.min_words:
         reasons.append(f"{_plural(short, 'short reply', 'short replies')} "
@@ -285,7 +314,15 @@ def score_lesson(
     if work.deleted_after_due:
         reasons.append(f"{_plural(work.deleted_after_due, 'reply', 'replies')} deleted after "
                        "the due time, still counted")
-    return LessonScore(points=points, reasons=tuple(reasons), **base)  # type: ignore[arg-type]
+    return LessonScore(points=_decimal(n.total), reasons=tuple(reasons), **base)  # type: ignore[arg-type]
+
+
+def _dropped(states: list[LessonState], cents: Sequence[int], drop_lowest: int) -> list[int]:
+    """Which lessons the policy drops: the lowest graded ones, the earliest first on a tie,
+    always keeping one."""
+    graded = [i for i, state in enumerate(states) if state == "graded"]
+    drop = min(drop_lowest, max(0, len(graded) - 1))
+    return sorted(graded, key=lambda i: (cents[i], i))[:drop] if drop else []
 
 
 def grade_student(
@@ -309,13 +346,48 @@ def grade_student(
                      extended=lesson.lesson in extended_to)
         for lesson in lessons
     ]
-    graded = [i for i, s in enumerate(scores) if s.state == "graded"]
-    drop = min(policy.drop_lowest, max(0, len(graded) - 1))
-    if drop:
-        lowest = sorted(graded, key=lambda i: (scores[i].points, i))[:drop]
-        for i in lowest:
-            scores[i] = replace(scores[i], state="dropped")
+    for i in _dropped([s.state for s in scores], [int(s.points * 100) for s in scores],
+                      policy.drop_lowest):
+        scores[i] = replace(scores[i], state="dropped")
     return CourseGrade(user_id, tuple(scores))
+
+
+def class_totals(
+    students: Iterable[int],
+    lessons: Sequence[GradedLesson],
+    work: Iterable[LessonWork],
+    policy: GradingSettings,
+    *,
+    now: dt.datetime | None = None,
+    dues: Mapping[int, Mapping[str, dt.datetime]] | None = None,
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """Each student's (total, possible) as :func:`grade_class` gives them, without reasons.
+
+    The quick path for a whole class's report: the same arithmetic (:func:`_numbers`), the
+    same drops, none of the sentences.
+    """
+    extended = dues or {}
+    by_student: dict[int, dict[int, LessonWork]] = {}
+    for row in work:
+        by_student.setdefault(row.author_id, {})[row.post_id] = row
+    lesson_cents = _cents(policy.points_per_lesson)
+    totals = {}
+    for user in sorted(set(students) | set(by_student)):
+        own = extended.get(user, {})
+        rows = by_student.get(user, {})
+        states: list[LessonState] = []
+        cents: list[int] = []
+        for lesson in lessons:
+            found = rows.get(lesson.post_id)
+            due = found.due_at if found is not None else own.get(lesson.lesson, lesson.due_at)
+            states.append(_state(due, now))
+            cents.append(_numbers(lesson, found, due, policy).total
+                         if found is not None and found.replies else 0)
+        for i in _dropped(states, cents, policy.drop_lowest):
+            states[i] = "dropped"
+        counted = [c for c, state in zip(cents, states, strict=True) if state == "graded"]
+        totals[user] = (_decimal(sum(counted)), _decimal(lesson_cents * len(counted)))
+    return totals
 
 
 def grade_class(

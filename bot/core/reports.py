@@ -172,6 +172,8 @@ class StudentSummary:
     required_peer_replies: int = 0
     checkpoints: tuple[CheckpointResult, ...] = ()
     grade: CourseGrade | None = None
+    #: (total, possible) when only the totals were worked out (a whole class's report).
+    grade_total: tuple[Decimal, Decimal] | None = None
 
     @property
     def on_time_replies(self) -> int:
@@ -303,6 +305,7 @@ def summarise(
     *,
     now: dt.datetime | None = None,
     grades: Mapping[int, CourseGrade] | None = None,
+    grade_totals: Mapping[int, tuple[Decimal, Decimal]] | None = None,
 ) -> list[StudentSummary]:
     """Graded summaries: everyone on the roster plus anyone else who replied, sorted.
 
@@ -331,6 +334,8 @@ def summarise(
         summary = _grade(user_id, name or str(user_id), status, found, grading, deadlines, now)
         if grades is not None:
             summary = replace(summary, grade=grades.get(user_id))
+        if grade_totals is not None:
+            summary = replace(summary, grade_total=grade_totals.get(user_id))
         summaries.append(summary)
     summaries.sort(key=_sort_key)
     return summaries
@@ -555,7 +560,7 @@ def _rule_parts(summary: StudentSummary) -> list[str]:
 def summary_line(summary: StudentSummary) -> str:
     """One student's numbers as a Discord markdown line (names escaped)."""
     name = f"**{escape_for_discord(summary.display_name)}**"
-    grade = _grade_part(summary.grade)
+    grade = _grade_part(summary)
     graded = f" · grade {grade}" if grade else ""
     if summary.missing:
         return f"{name} — no reply yet{graded}"
@@ -565,8 +570,12 @@ def summary_line(summary: StudentSummary) -> str:
     return line
 
 
-def _grade_part(grade: CourseGrade | None) -> str | None:
-    """A report's score: ``**8/10**``, or ``8/10 so far`` when no lesson is graded yet."""
+def _grade_part(summary: StudentSummary) -> str | None:
+    """A report's score: ``**8/10**``, or ``**8/10** so far`` for one lesson not yet due."""
+    if summary.grade_total is not None:
+        total, possible = summary.grade_total
+        return f"**{number(total)}/{number(possible)}**"
+    grade = summary.grade
     if grade is None or not grade.lessons:
         return None
     if len(grade.lessons) == 1:
