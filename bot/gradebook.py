@@ -23,6 +23,7 @@ from bot.core.config import CourseSettings, GradingSettings
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import current_revision, head_revision
 from storage.records import LessonWork, ReplyRecord, StudentTotals
+from storage.reports import SimpleScores
 from storage.repository import Repository
 
 
@@ -42,7 +43,7 @@ def _names(totals: list[StudentTotals]) -> dict[int, str]:
 
 async def _grading_inputs(
     repo: Repository, course_key: str, policy: GradingSettings, *, lesson: str | None,
-    student: int | None, titles: Mapping[str, str] | None,
+    student: int | None, titles: Mapping[str, str] | None, keep: bool = True,
 ) -> tuple[list[grading.GradedLesson], list[LessonWork], dict[int, dict[str, dt.datetime]]]:
     """The posted lessons, the students' work and their extensions, as grading takes them."""
     names = titles or {}
@@ -51,7 +52,8 @@ async def _grading_inputs(
                                     p.questions, p.due_at)
                for p in posted if lesson is None or p.lesson == lesson]
     work = await repo.reports.work(course_key, min_words=policy.min_words, lesson=lesson,
-                                   author_id=student)
+                                   author_id=student, keep=keep,
+                                   times=policy.clumping is not None)
     dues: dict[int, dict[str, dt.datetime]] = {}
     for extension in await repo.extensions.of_course(course_key):
         dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
@@ -62,10 +64,29 @@ async def grade_totals(
     repo: Repository, course_key: str, policy: GradingSettings, students: Iterable[int], *,
     now: dt.datetime | None = None,
 ) -> dict[int, tuple[Decimal, Decimal]]:
-    """Each student's (total, possible) over the course, without the reasons (a report)."""
-    lessons, work, dues = await _grading_inputs(repo, course_key, policy, lesson=None,
-                                                student=None, titles=None)
-    return grading.class_totals(students, lessons, work, policy, now=now, dues=dues)
+    """Each student's (total, possible) over the course, without the reasons (a report).
+
+    When the policy allows (:func:`grading.quick_scores`), the graded lessons a student did
+    on time are scored and summed in SQL; the rest go through :mod:`bot.core.grading`.
+    """
+    posted = await repo.reports.posted_lessons(course_key)
+    lessons = [grading.GradedLesson(p.post_id, p.lesson, p.lesson, p.questions, p.due_at)
+               for p in posted]
+    summed = None
+    if grading.quick_scores(policy):
+        question_cents, classmate_cents = grading.part_cents(policy)
+        summed = SimpleScores(
+            [(lesson.post_id, lesson.lesson, grading.needed_questions(lesson, policy),
+              lesson.due_at) for lesson in lessons
+             if lesson.due_at is None or now is None or lesson.due_at <= now],
+            question_cents, classmate_cents, policy.classmates)
+    work = await repo.reports.work(course_key, min_words=policy.min_words,
+                                   times=policy.clumping is not None, summed=summed)
+    dues: dict[int, dict[str, dt.datetime]] = {}
+    for extension in await repo.extensions.of_course(course_key):
+        dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
+    return grading.class_totals(students, lessons, work, policy, now=now, dues=dues,
+                                summed=summed.sums if summed is not None else None)
 
 
 async def grades(
@@ -78,14 +99,16 @@ async def grades(
     student: int | None = None,
     now: dt.datetime | None = None,
     titles: Mapping[str, str] | None = None,
+    keep: bool = True,
 ) -> dict[int, grading.CourseGrade]:
     """Each student's scores under ``policy`` for the course's posted lessons (or one lesson).
 
     Two queries (:meth:`ReportStore.work` and the posted lessons) and the extensions; the
     scoring is :mod:`bot.core.grading`. ``titles`` names lessons (their slug otherwise).
+    ``keep=False`` for a policy that is not the course's (a preview): its counts are not kept.
     """
     lessons, work, dues = await _grading_inputs(repo, course_key, policy, lesson=lesson,
-                                                student=student, titles=titles)
+                                                student=student, titles=titles, keep=keep)
     everyone = [student] if student is not None else students
     graded = grading.grade_class(everyone, lessons, work, policy, now=now, dues=dues)
     return {user: grade for user, grade in graded.items() if student in (None, user)}
@@ -241,7 +264,8 @@ async def what_if(
         await sync_extensions(repo, course_key, course)
         names = await class_list(repo, course_key)
         before = await grades(repo, course_key, course.grading, names, now=now, titles=titles)
-        after = await grades(repo, course_key, policy, names, now=now, titles=titles)
+        after = await grades(repo, course_key, policy, names, now=now, titles=titles,
+                             keep=policy.min_words == course.grading.min_words)
     finally:
         await engine.dispose()
     changed = [(user, names.get(user, str(user)), old, new)

@@ -27,6 +27,7 @@ from storage.engine import DEFAULT_BUSY_TIMEOUT_MS, configure_sqlite
 from storage.models import Reply
 from storage.records import NewReply
 from storage.replies import reply_values, sqlite_pages
+from storage.work import touch_sync
 
 _COLUMNS = list(Reply.__table__.c)
 _NAMES = [column.name for column in _COLUMNS]
@@ -96,6 +97,7 @@ class ThreadedReplyWriter:
                 result = connection.exec_driver_sql(self._statement(len(page)),
                                                     self._parameters(page))
                 new += int(result.rowcount)
+            touch_sync(connection, [(r["course"], r["post_id"], r["author_id"]) for r in rows])
         return new
 
     async def record_replies(self, replies: Sequence[NewReply]) -> int:

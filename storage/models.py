@@ -269,3 +269,34 @@ class Extension(Base):
     source: Mapped[str] = mapped_column(String(16))
     granted_by: Mapped[int | None] = mapped_column(BigInteger)
     granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class LessonWorkRow(Base):
+    """One student's counts for one posted lesson, kept for grading (a cache of the replies).
+
+    Every write to the student's replies of that post bumps ``version`` in its transaction;
+    the counts are those of ``counted_version`` (NULL: not counted yet), for ``min_words``
+    and against the due time ``due_at`` (UNIX seconds): grading recounts a row when any of
+    the three no longer holds, so the counts always equal a recount of the replies.
+    ``late_items`` lists the questions and classmates first reached after the due time.
+    """
+
+    __tablename__ = "lesson_work"
+
+    course: Mapped[str] = mapped_column(String(50), primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("lesson_posts.id", ondelete="CASCADE"), primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    counted_version: Mapped[int | None] = mapped_column(Integer)
+    min_words: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[int | None] = mapped_column(BigInteger)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    substantive: Mapped[int] = mapped_column(Integer, default=0)
+    on_time_questions: Mapped[int] = mapped_column(Integer, default=0)
+    on_time_classmates: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_at: Mapped[int | None] = mapped_column(BigInteger)
+    edited_after_due: Mapped[int] = mapped_column(Integer, default=0)
+    deleted_after_due: Mapped[int] = mapped_column(Integer, default=0)
+    late_items: Mapped[str | None] = mapped_column(Text)

@@ -7,7 +7,9 @@ row's attributes of the same names, so a column added to both needs no hand-writ
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 PostStatus = Literal["claimed", "posted", "failed", "skipped"]
@@ -164,6 +166,10 @@ class AuditRecord:
     at: dt.datetime
 
 
+#: No late item (shared: records are never changed in place).
+NOTHING_LATE: Mapping[int, dt.datetime] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class LessonWork:
     """One student's replies to one posted lesson, counted for grading.
@@ -187,8 +193,8 @@ class LessonWork:
     last_at: dt.datetime | None
     edited_after_due: int
     deleted_after_due: int
-    late_questions: dict[int, dt.datetime] = field(default_factory=dict)
-    late_classmates: dict[int, dt.datetime] = field(default_factory=dict)
+    late_questions: Mapping[int, dt.datetime] = field(default_factory=lambda: NOTHING_LATE)
+    late_classmates: Mapping[int, dt.datetime] = field(default_factory=lambda: NOTHING_LATE)
 
 
 @dataclass(frozen=True, slots=True)

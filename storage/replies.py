@@ -20,6 +20,7 @@ from storage.extensions import due_time
 from storage.models import Reply, ThreadCursor
 from storage.records import NewReply, ReplyRecord, from_row
 from storage.types import UTCDateTime
+from storage.work import touch, touch_course, touch_messages
 
 AUTHOR_NAME_MAX = 100
 REPLY_COLUMNS = [Reply.__table__.c[f.name] for f in fields(ReplyRecord)]
@@ -62,6 +63,7 @@ class ReplyStore(Store):
                     .returning(Reply.__table__.c.message_id)
                 )
                 new = len((await session.execute(returning, rows)).all())
+            await touch(session, [(r["course"], r["post_id"], r["author_id"]) for r in rows])
             if cursors:
                 await self._advance_cursors(session, cursors)
         return new
@@ -103,12 +105,25 @@ class ReplyStore(Store):
             .execution_options(synchronize_session=False)
         )
         async with self._sessions.begin() as session:
-            return rowcount(await session.execute(stmt)) == 1
+            changed = rowcount(await session.execute(stmt)) == 1
+            if changed:
+                await touch_messages(session, [message_id])
+            return changed
 
     async def mark_deleted(self, message_ids: Iterable[int], at: dt.datetime) -> int:
         """Mark replies deleted (kept, not erased); how many changed (not known or deleted: 0)."""
-        return await self._set_where_in(Reply.message_id, message_ids, Reply.deleted_at.is_(None),
-                                        deleted_at=at)
+        wanted = sorted(set(message_ids))
+        if not wanted:
+            return 0
+        stmt = (update(Reply)
+                .where(Reply.message_id.in_(wanted), Reply.deleted_at.is_(None))
+                .values(deleted_at=at)
+                .execution_options(synchronize_session=False))
+        async with self._sessions.begin() as session:
+            changed = rowcount(await session.execute(stmt))
+            if changed:
+                await touch_messages(session, wanted)
+            return changed
 
     async def get(self, message_id: int) -> ReplyRecord | None:
         """One recorded reply, deleted or not."""
@@ -201,10 +216,13 @@ class ReplyStore(Store):
     async def purge_older_than(self, session: AsyncSession, course: str,
                                cutoff: dt.datetime) -> int:
         """Delete a course's replies made before ``cutoff``; how many."""
-        return rowcount(await session.execute(
+        deleted = rowcount(await session.execute(
             delete(Reply)
             .where(Reply.course == course, Reply.created_at < cutoff)
             .execution_options(synchronize_session=False)))
+        if deleted:
+            await touch_course(session, course)
+        return deleted
 
 
 _NEW_REPLY_FIELDS = tuple(f.name for f in fields(NewReply))

@@ -9,29 +9,46 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     ScalarSelect,
     Select,
+    String,
     and_,
     bindparam,
     case,
+    column,
     distinct,
     exists,
     func,
+    literal,
     select,
     tuple_,
+    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Store
 from storage.models import Extension, LessonPost, QuestionThread, Reply
-from storage.records import CutoffCounts, LessonTotal, LessonWork, PostedLesson, StudentTotals
+from storage.records import (
+    NOTHING_LATE,
+    CutoffCounts,
+    LessonTotal,
+    LessonWork,
+    PostedLesson,
+    StudentTotals,
+)
+from storage.work import WORK, counts_of, decode_late, millis, moment, store_counts
 
 REPLIES = Reply.__table__
+#: Past this share of stale rows (1 in STALE_SHARE), grading recounts the whole scope in SQL
+#: rather than reply by reply.
+STALE_SHARE = 4
 POSTS = LessonPost.__table__
 EXTENSIONS = Extension.__table__
 
@@ -280,6 +297,66 @@ def _edge_reply(
     )
 
 
+@dataclass
+class SimpleScores:
+    """Rows grading can score in SQL: counted, current, on time, due, no extension.
+
+    For each graded post (``graded``: post id, lesson, questions needed, due time), a row whose
+    counts are fresh, with nothing late and no extension, scores
+    ``questions share + classmates share``, each rounded half up in hundredths (the integer
+    arithmetic of :mod:`bot.core.grading` for whole counts). ``sums`` gets, per student,
+    the cents and how many such rows.
+    """
+
+    graded: Sequence[tuple[int, str, int, dt.datetime | None]]
+    question_cents: int
+    classmate_cents: int
+    classmates: int
+    sums: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        rows = [(post_id, lesson, needed, millis(due))
+                for post_id, lesson, needed, due in self.graded] or [(-1, "", 1, None)]
+        self.needs = values(
+            column("post_id", Integer), column("lesson", String), column("needed", Integer),
+            column("due_ms", BigInteger), name="needs").data(rows).cte("needs")
+
+    def terms(self, min_words: int) -> list[ColumnElement[bool]]:
+        """What makes a row of a graded post simple (the post joined as ``needs``)."""
+        w, n, e = WORK.c, self.needs.c, EXTENSIONS.c
+        # Each term true or false, never NULL: the rows left are those NOT all of them hold.
+        return [
+            w.counted_version.is_not_distinct_from(w.version),
+            w.min_words.is_not_distinct_from(min_words),
+            w.due_at.is_not_distinct_from(n.due_ms),
+            w.late_items.is_(None),
+            w.replies > 0,
+            ~exists().where(e.course == w.course, e.lesson == n.lesson,
+                            e.user_id == w.author_id).correlate_except(EXTENSIONS),
+        ]
+
+    def condition(self, course: str, min_words: int) -> ColumnElement[bool]:
+        return and_(WORK.c.course == course, *self.terms(min_words))
+
+    def joined(self) -> Any:
+        return WORK.join(self.needs, self.needs.c.post_id == WORK.c.post_id)
+
+    def cents(self) -> ColumnElement[int]:
+        w, n = WORK.c, self.needs.c
+
+        def share(cents: Any, count: Any, needed: Any) -> ColumnElement[int]:
+            done = case((count < needed, count), else_=needed)
+            # Half up, in whole numbers: what grading.share works out in Python.
+            share: ColumnElement[int] = (2 * cents * done + needed) // (2 * needed)
+            return share
+
+        total = share(literal(self.question_cents), w.on_time_questions, n.needed)
+        if self.classmates:
+            total = total + share(literal(self.classmate_cents), w.on_time_classmates,
+                                  literal(self.classmates))
+        return total
+
+
 class ReportStore(Store):
     """Totals per student and per lesson (deleted replies never count)."""
 
@@ -363,14 +440,117 @@ class ReportStore(Store):
         min_words: int = 0,
         lesson: str | None = None,
         author_id: int | None = None,
+        keep: bool = True,
+        times: bool = True,
+        summed: SimpleScores | None = None,
     ) -> list[LessonWork]:
         """What grading needs: per student and posted lesson, their replies' counts.
 
         Against each student's own due time (their extension, else the post's); see
         :class:`~storage.records.LessonWork`. Narrowed to a lesson or a student when given.
-        A student's lesson with a reply deleted after the due time is recounted reply by
-        reply (:func:`recount`), since that reply still counts.
+        Read from the kept counts (:mod:`storage.work`); those a write, a new due time or
+        another ``min_words`` made stale are recounted from the replies and, with ``keep``,
+        stored back. Always equal to :func:`recount` over the replies; without ``times``,
+        ``first_at`` and ``last_at`` of the kept rows are left out (only clumping needs them).
+
+        With ``summed``, the rows it can score in SQL (see :class:`SimpleScores`) are summed
+        per student into ``summed.sums`` instead of being returned.
         """
+        w = WORK.c
+        columns = [w.author_id, w.post_id, w.version, w.counted_version, w.min_words, w.due_at,
+                   w.replies, w.substantive, w.on_time_questions, w.on_time_classmates,
+                   w.edited_after_due, w.deleted_after_due, w.late_items]
+        if times:
+            columns += [w.first_at, w.last_at]
+        async with self._sessions() as session:
+            posts = {p.id: (p.lesson, p.due_at) for p in (await session.execute(
+                select(LessonPost.id, LessonPost.lesson, LessonPost.due_at)
+                .where(LessonPost.course == course))).all()}
+            extended = {(e.user_id, e.lesson): e.due_at for e in await session.scalars(
+                select(Extension).where(Extension.course == course))}
+            kept = select(*columns).where(w.course == course)
+            if lesson is not None:
+                kept = kept.where(w.post_id.in_(
+                    [p for p, (name, _) in posts.items() if name == lesson]))
+            if author_id is not None:
+                kept = kept.where(w.author_id == author_id)
+            if summed is not None:
+                simple = summed.condition(course, min_words)
+                total = summed.cents()
+                sums = select(w.author_id, func.sum(total), func.count()).select_from(
+                    summed.joined()).where(simple).group_by(w.author_id)
+                summed.sums = {a: (int(c), int(n)) for a, c, n in await session.execute(sums)}
+                # The rest: graded posts' rows that are not simple (led by the few posts, each
+                # a seek in the key), and every row of the posts not graded yet.
+                graded = [post_id for post_id, *_ in summed.graded]
+                rows = list((await session.execute(
+                    kept.select_from(summed.joined()).where(~and_(*summed.terms(min_words)))
+                )).all())
+                rows += (await session.execute(kept.where(w.post_id.not_in(graded)))).all()
+            else:
+                rows = list((await session.execute(kept)).all())
+
+        def due(author: int, post_id: int) -> tuple[dt.datetime | None, bool]:
+            lesson_name, post_due = posts.get(post_id, ("", None))
+            own = extended.get((author, lesson_name))
+            return (own, True) if own is not None else (post_due, False)
+
+        # The hot loop of a report: plain tuples, each post's due time worked out once.
+        post_due = {p: (due_at, millis(due_at)) for p, (_, due_at) in posts.items()}
+        own_due = {(author, p): (due_at, millis(due_at))
+                   for p, (name, _) in posts.items()
+                   for (author, lesson_name), due_at in extended.items() if lesson_name == name}
+        work: list[LessonWork] = []
+        stale: dict[tuple[int, int], int] = {}  # (student, post) -> version read
+        for row in rows:
+            (author, post_id, version, counted, row_words, row_due, replies, substantive,
+             questions, classmates, edited, deleted, late_items) = row[:13]
+            found = own_due.get((author, post_id)) if own_due else None
+            due_at, due_ms = found if found is not None else post_due.get(post_id, (None, None))
+            if counted != version or row_words != min_words or row_due != due_ms:
+                stale[(author, post_id)] = version
+            elif replies:
+                late_q, late_c = decode_late(late_items) if late_items else (
+                    NOTHING_LATE, NOTHING_LATE)
+                work.append(LessonWork(
+                    author, post_id, due_at, found is not None, replies, substantive,
+                    questions, classmates, moment(row[13]) if times else None,
+                    moment(row[14]) if times else None, edited, deleted, late_q, late_c))
+        if not stale:
+            return work
+        if len(stale) * STALE_SHARE > len(rows):
+            counted = [w for w in await self._aggregate(course, min_words=min_words,
+                                                        lesson=lesson, author_id=author_id)
+                       if (w.author_id, w.post_id) in stale]
+        else:
+            async with self._sessions() as session:
+                replies = await self._graded_replies(session, course, set(stale))
+            counted = []
+            for key in sorted(stale):
+                due_at, own = due(*key)
+                fresh = recount(replies.get(key, []), due_at, extended=own,
+                                min_words=min_words)
+                if fresh is not None:
+                    counted.append(fresh)
+        if keep:
+            by_key = {(w.author_id, w.post_id): w for w in counted}
+            updates = []
+            for (author, post_id), version in stale.items():
+                recounted = by_key.get((author, post_id))
+                if recounted is None:  # no reply left that counts (all deleted in time)
+                    due_at, own = due(author, post_id)
+                    recounted = LessonWork(author, post_id, due_at, own, 0, 0, 0, 0, None,
+                                           None, 0, 0)
+                updates.append((post_id, author, version, counts_of(recounted, min_words)))
+            async with self._sessions.begin() as session:
+                await store_counts(session, course, updates)
+        return work + counted
+
+    async def _aggregate(
+        self, course: str, *, min_words: int, lesson: str | None, author_id: int | None,
+    ) -> list[LessonWork]:
+        """Every student's LessonWork counted from the replies, in SQL: two passes over the
+        report indexes, and reply by reply where a reply was deleted after the due time."""
         params: dict[str, Any] = {"course": course, "min_words": min_words}
         narrowed = {"lesson": lesson, "author_id": author_id}
         params.update({name: value for name, value in narrowed.items() if value is not None})

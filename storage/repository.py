@@ -24,6 +24,7 @@ from storage.reminders import ReminderStore
 from storage.replies import ReplyStore
 from storage.reports import ReportStore
 from storage.state import StateStore
+from storage.work import WorkStore
 
 #: A student's data from every store: table name -> rows (column -> value).
 StudentData = dict[str, list[dict[str, Any]]]
@@ -53,11 +54,12 @@ class Repository:
         self.audit = AuditStore(sessions)
         self.state = StateStore(sessions)
         self.extensions = ExtensionStore(sessions)
+        self.work = WorkStore()
 
     @property
     def student_stores(self) -> tuple[HoldsStudentData, ...]:
         """Every store that holds a student's data."""
-        return (self.replies, self.reminders, self.audit, self.extensions)
+        return (self.replies, self.reminders, self.audit, self.extensions, self.work)
 
     async def export_student(self, course: str, user_id: int) -> StudentData:
         """Everything recorded about one student in a course, table by table."""

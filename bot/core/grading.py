@@ -163,6 +163,18 @@ def _cents(value: float) -> int:
     return int(value * 100 + 0.5 + 1e-9)
 
 
+def share(cents: int, credit: float, needed: int) -> int:
+    """The cents a part earns for ``credit`` of ``needed`` items, rounded half up.
+
+    Whole credits in whole numbers (storage sums simple rows with the same formula in SQL);
+    a late item's fraction through :func:`_cents`.
+    """
+    done = min(credit, needed)
+    if done == int(done):
+        return (2 * cents * int(done) + needed) // (2 * needed)
+    return _cents(cents * done / needed / 100)
+
+
 def _decimal(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
@@ -215,32 +227,35 @@ class _Numbers:
 
 
 def _numbers(lesson: GradedLesson, work: LessonWork, due: dt.datetime | None,
-             policy: GradingSettings) -> _Numbers:
-    """The arithmetic of one lesson's score: one place for the full and the quick path."""
+             policy: GradingSettings, *, explain: bool = True) -> _Numbers:
+    """The arithmetic of one lesson's score: one place for the full and the quick path.
+
+    Without ``explain``, the late items are not listed (a total needs only the numbers).
+    """
     window = policy.late_window_hours
-    needed_questions = max(1, min(policy.questions, lesson.questions or policy.questions))
-    lesson_cents = _cents(policy.points_per_lesson)
-    classmate_cents = _cents(policy.classmate_points)
+    needed = needed_questions(lesson, policy)
+    question_cents, classmate_cents = part_cents(policy)
     q_credit, late_q = _best(work.on_time_questions, work.late_questions.values(), due,
-                             window, needed_questions)
+                             window, needed)
     # Each part is rounded, and the lesson's score is their sum: the lines always add up.
-    questions = _cents((lesson_cents - classmate_cents) * q_credit / needed_questions / 100)
+    questions = share(question_cents, q_credit, needed)
     c_credit = 0.0
     late_c: list[tuple[dt.datetime, float]] = []
     classmates = 0
     if policy.classmates:
         c_credit, late_c = _best(work.on_time_classmates, work.late_classmates.values(), due,
                                  window, policy.classmates)
-        classmates = _cents(classmate_cents * c_credit / policy.classmates / 100)
+        classmates = share(classmate_cents, c_credit, policy.classmates)
     penalty = 0
     clumping = policy.clumping
     if (clumping is not None and due is not None and work.first_at is not None
             and work.last_at is not None and work.last_at <= due
             and work.first_at >= due - dt.timedelta(minutes=clumping.minutes)):
         penalty = min(questions + classmates, _cents(clumping.penalty))
-    late = tuple([(at, share, "an answer") for at, share in sorted(late_q)]
-                 + [(at, share, "a reply to a classmate") for at, share in sorted(late_c)])
-    return _Numbers(questions, classmates, penalty, q_credit, c_credit, needed_questions, late)
+    late = tuple([(at, part, "an answer") for at, part in sorted(late_q)]
+                 + [(at, part, "a reply to a classmate") for at, part in sorted(late_c)]
+                 ) if explain else ()
+    return _Numbers(questions, classmates, penalty, q_credit, c_credit, needed, late)
 
 
 def _state(due: dt.datetime | None, now: dt.datetime | None) -> LessonState:
@@ -360,34 +375,113 @@ def class_totals(
     *,
     now: dt.datetime | None = None,
     dues: Mapping[int, Mapping[str, dt.datetime]] | None = None,
+    summed: Mapping[int, tuple[int, int]] | None = None,
 ) -> dict[int, tuple[Decimal, Decimal]]:
     """Each student's (total, possible) as :func:`grade_class` gives them, without reasons.
 
     The quick path for a whole class's report: the same arithmetic (:func:`_numbers`), the
-    same drops, none of the sentences.
+    same drops, none of the sentences. ``summed`` (with no lesson dropped) gives, per student,
+    the cents of graded lessons already scored in SQL (:func:`quick_scores`' rows) and how
+    many: ``work`` then holds only the other rows.
     """
+    if summed is not None:
+        return _summed_totals(students, lessons, work, policy, now, dues or {}, summed)
     extended = dues or {}
     by_student: dict[int, dict[int, LessonWork]] = {}
     for row in work:
         by_student.setdefault(row.author_id, {})[row.post_id] = row
     lesson_cents = _cents(policy.points_per_lesson)
+    simple = _simple_scores(lessons, policy)
     totals = {}
     for user in sorted(set(students) | set(by_student)):
         own = extended.get(user, {})
         rows = by_student.get(user, {})
         states: list[LessonState] = []
         cents: list[int] = []
-        for lesson in lessons:
+        for lesson, (question_cents, classmate_cents) in zip(lessons, simple, strict=True):
             found = rows.get(lesson.post_id)
             due = found.due_at if found is not None else own.get(lesson.lesson, lesson.due_at)
             states.append(_state(due, now))
-            cents.append(_numbers(lesson, found, due, policy).total
-                         if found is not None and found.replies else 0)
+            if found is None or not found.replies:
+                cents.append(0)
+            elif (found.late_questions or found.late_classmates
+                  or policy.clumping is not None):
+                cents.append(_numbers(lesson, found, due, policy, explain=False).total)
+            else:  # nothing late, no clumping: two table look-ups (what _numbers works out)
+                cents.append(question_cents[min(found.on_time_questions,
+                                                len(question_cents) - 1)]
+                             + classmate_cents[min(found.on_time_classmates,
+                                                   len(classmate_cents) - 1)])
         for i in _dropped(states, cents, policy.drop_lowest):
             states[i] = "dropped"
         counted = [c for c, state in zip(cents, states, strict=True) if state == "graded"]
         totals[user] = (_decimal(sum(counted)), _decimal(lesson_cents * len(counted)))
     return totals
+
+
+def _summed_totals(
+    students: Iterable[int], lessons: Sequence[GradedLesson], work: Iterable[LessonWork],
+    policy: GradingSettings, now: dt.datetime | None,
+    dues: Mapping[int, Mapping[str, dt.datetime]], summed: Mapping[int, tuple[int, int]],
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """:func:`class_totals` when the on-time lessons were summed in SQL and none is dropped:
+    the work left, the extensions and the sums, without a pass over every lesson of every
+    student."""
+    if policy.drop_lowest or policy.clumping is not None:
+        raise ValueError("lessons scored in sums cannot be dropped or penalised one by one")
+    lesson_cents = _cents(policy.points_per_lesson)
+    by_post = {lesson.post_id: lesson for lesson in lessons}
+    by_name: dict[str, list[GradedLesson]] = {}
+    for lesson in lessons:
+        by_name.setdefault(lesson.lesson, []).append(lesson)
+    graded_by_default = sum(1 for lesson in lessons if _state(lesson.due_at, now) == "graded")
+    cents: dict[int, int] = {user: total for user, (total, _) in summed.items()}
+    for row in work:
+        posted = by_post.get(row.post_id)
+        if posted is not None and row.replies and _state(row.due_at, now) == "graded":
+            cents[row.author_id] = cents.get(row.author_id, 0) + _numbers(
+                posted, row, row.due_at, policy, explain=False).total
+    totals = {}
+    for user in sorted(set(students) | set(cents)):
+        graded = graded_by_default
+        for name, due in dues.get(user, {}).items():
+            for lesson in by_name.get(name, ()):  # their own due time decides, not the post's
+                graded += ((_state(due, now) == "graded")
+                           - (_state(lesson.due_at, now) == "graded"))
+        totals[user] = (_decimal(cents.get(user, 0)), _decimal(lesson_cents * graded))
+    return totals
+
+
+def quick_scores(policy: GradingSettings) -> bool:
+    """Whether lessons can be scored in sums (no clumping, nothing dropped one by one)."""
+    return policy.clumping is None and not policy.drop_lowest
+
+
+def needed_questions(lesson: GradedLesson, policy: GradingSettings) -> int:
+    """How many questions of a lesson the policy asks to answer."""
+    return max(1, min(policy.questions, lesson.questions or policy.questions))
+
+
+def part_cents(policy: GradingSettings) -> tuple[int, int]:
+    """The cents for answering questions and for replying to classmates, of one lesson."""
+    lesson_cents = _cents(policy.points_per_lesson)
+    classmate_cents = _cents(policy.classmate_points)
+    return lesson_cents - classmate_cents, classmate_cents
+
+
+def _simple_scores(lessons: Sequence[GradedLesson],
+                   policy: GradingSettings) -> list[tuple[list[int], list[int]]]:
+    """Per lesson, the cents for 0..needed questions and 0..needed classmates done on time."""
+    lesson_cents = _cents(policy.points_per_lesson)
+    classmate_cents = _cents(policy.classmate_points)
+    classmates = [share(classmate_cents, c, policy.classmates) if policy.classmates else 0
+                  for c in range(policy.classmates + 1)]
+    tables = []
+    for lesson in lessons:
+        needed = max(1, min(policy.questions, lesson.questions or policy.questions))
+        questions = [share(lesson_cents - classmate_cents, q, needed) for q in range(needed + 1)]
+        tables.append((questions, classmates))
+    return tables
 
 
 def grade_class(

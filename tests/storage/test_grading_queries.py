@@ -2,8 +2,9 @@
 
 Random streams of replies, edits, deletions and extensions (seeded, so every run is the same)
 are written through the repository as the bot writes them; then every student's
-:class:`LessonWork` from :meth:`ReportStore.work` must equal :func:`storage.reports.recount`
-over the stored replies. Separate tests pin the rules the stream relies on: an edit after the
+:class:`LessonWork` from :meth:`ReportStore.work` (the kept counts, recounted where stale) must
+equal :func:`storage.reports.recount` over the stored replies, read in the middle of the
+stream too. Separate tests pin the rules the stream relies on: an edit after the
 due time keeps the words for grading, an extension re-marks late replies, the config's
 extensions are stored without undoing a teacher's.
 """
@@ -28,7 +29,8 @@ def late(at: dt.datetime, due: dt.datetime | None) -> bool:
     return due is not None and at > due
 
 
-async def recounted(repo: Repository, course: str) -> list[LessonWork]:
+async def recounted(repo: Repository, course: str, *,
+                    min_words: int = MIN_WORDS) -> list[LessonWork]:
     """Every student's LessonWork, recounted in Python from the stored replies."""
     posts = {p.id: p for p in await repo.posts.matching(course)}
     extended = {(e.user_id, e.lesson): e.due_at for e in await repo.extensions.of_course(course)}
@@ -43,7 +45,7 @@ async def recounted(repo: Repository, course: str) -> list[LessonWork]:
             r.author_id, r.post_id, r.thread_id, r.reply_to_author_id, r.created_at,
             r.due_word_count if r.due_word_count is not None else r.word_count,
             r.due_word_count is not None, r.deleted_at) for r in replies],
-            due, extended=own is not None, min_words=MIN_WORDS)
+            due, extended=own is not None, min_words=min_words)
         if counted is not None:
             work.append(counted)
     return work
@@ -62,7 +64,10 @@ async def random_stream(repo: Repository, course: str, seed: int) -> None:
     sent: list[tuple[int, int, dt.datetime]] = []  # message id, author, time
     message_id = 1_000_000 * (seed + 1) + 500_000
     extended: dict[tuple[str, int], dt.datetime] = {}  # as the listener knows them
-    for _ in range(rng.randrange(10, 40)):
+    for step in range(rng.randrange(10, 40)):
+        if step % 7 == 6:  # grading reads (and keeps) the counts now and then, mid-stream
+            assert sorted(await repo.reports.work(course, min_words=MIN_WORDS), key=key) == (
+                await recounted(repo, course)), f"seed {seed}, step {step}"
         action = rng.random()
         threads = rng.choice(lessons)
         if action < 0.6 or not sent:
@@ -102,6 +107,13 @@ async def test_the_grading_query_equals_a_recount_of_random_streams(
         await random_stream(repo, course, seed)
         from_sql = sorted(await repo.reports.work(course, min_words=MIN_WORDS), key=key)
         assert from_sql == await recounted(repo, course), f"seed {seed}"
+        # Read again (all kept now), and under another policy's min_words, not kept.
+        assert sorted(await repo.reports.work(course, min_words=MIN_WORDS), key=key) == (
+            from_sql)
+        other = sorted(await repo.reports.work(course, min_words=3, keep=False), key=key)
+        assert other == await recounted(repo, course, min_words=3)
+        assert sorted(await repo.reports.work(course, min_words=MIN_WORDS), key=key) == (
+            from_sql)
         # Narrowed to a lesson or a student, the rows are the same ones.
         for student in STUDENTS[:2]:
             assert sorted(await repo.reports.work(course, min_words=MIN_WORDS,

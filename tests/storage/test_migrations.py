@@ -25,6 +25,7 @@ TABLES = {
     "audit_log",
     "bot_state",
     "extensions",
+    "lesson_work",
     "lesson_posts",
     "question_threads",
     "reminder_opt_outs",

@@ -4,7 +4,8 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-03
 
-``extensions`` holds one due time per student and lesson, from ``/extend`` or the config.
+``extensions`` holds one due time per student and lesson, from ``/extend`` or the config;
+``lesson_work`` keeps each student's counts per posted lesson for grading (see the model).
 ``replies.due_word_count`` keeps the words a reply had at its author's due time when it is
 edited after that time, so that a late edit cannot raise a score. The two report indexes
 gain that column, so that grading reads them alone, and a small partial index finds the
@@ -41,6 +42,33 @@ def upgrade() -> None:
     # A plain ADD COLUMN on both databases: no copy of the replies table.
     op.add_column("replies", sa.Column("due_word_count", sa.Integer(), nullable=True))
     _report_indexes(with_due_words=True)
+    op.create_table(
+        "lesson_work",
+        sa.Column("course", sa.String(50), nullable=False),
+        sa.Column("post_id", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("counted_version", sa.Integer(), nullable=True),
+        sa.Column("min_words", sa.Integer(), nullable=True),
+        sa.Column("due_at", sa.BigInteger(), nullable=True),
+        sa.Column("replies", sa.Integer(), nullable=False),
+        sa.Column("substantive", sa.Integer(), nullable=False),
+        sa.Column("on_time_questions", sa.Integer(), nullable=False),
+        sa.Column("on_time_classmates", sa.Integer(), nullable=False),
+        sa.Column("first_at", sa.BigInteger(), nullable=True),
+        sa.Column("last_at", sa.BigInteger(), nullable=True),
+        sa.Column("edited_after_due", sa.Integer(), nullable=False),
+        sa.Column("deleted_after_due", sa.Integer(), nullable=False),
+        sa.Column("late_items", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["post_id"], ["lesson_posts.id"], ondelete="CASCADE",
+                                name=op.f("fk_lesson_work_post_id_lesson_posts")),
+        sa.PrimaryKeyConstraint("course", "post_id", "author_id", name=op.f("pk_lesson_work")),
+    )
+    # Every student's lessons so far, to be counted when grading first reads them.
+    op.execute(
+        "INSERT INTO lesson_work (course, post_id, author_id, version, replies, substantive, "
+        "on_time_questions, on_time_classmates, edited_after_due, deleted_after_due) "
+        "SELECT DISTINCT course, post_id, author_id, 1, 0, 0, 0, 0, 0, 0 FROM replies")
     deleted = sa.text("deleted_at IS NOT NULL")
     op.create_index("ix_replies_course_deleted", "replies",
                     ["course", "author_id", "post_id", "deleted_at"],
@@ -65,6 +93,7 @@ def _report_indexes(*, with_due_words: bool) -> None:
 
 def downgrade() -> None:
     """Drop them again."""
+    op.drop_table("lesson_work")
     op.drop_index("ix_replies_course_deleted", table_name="replies")
     _report_indexes(with_due_words=False)
     with op.batch_alter_table("replies") as batch:
