@@ -166,3 +166,36 @@ async def test_a_class_report_shows_the_totals_the_explained_grades_add_up_to(
         assert [(s.user_id, s.grade_total) for s in quick] == [
             (s.user_id, (s.grade.total, s.grade.possible)) for s in explained if s.grade]
         assert all(s.grade is None for s in quick)
+
+
+POLICIES = [
+    {},
+    {"min_words": 10, "questions": 2, "classmates": 1, "classmate_points": 4},
+    {"min_words": 10, "questions": 3, "classmates": 2, "classmate_points": 3.5,
+     "late_window_hours": 30, "points_per_lesson": 7.5},
+    {"min_words": 5, "late_window_hours": 0, "drop_lowest": 1},
+    {"min_words": 10, "clumping": {"minutes": 600, "penalty": 1}},
+]
+
+
+async def test_quick_totals_equal_the_explained_grades_over_random_streams(
+    database: TestDatabase,
+) -> None:
+    """The report's totals (on-time lessons scored in SQL, kept counts) are the explained
+    grades' totals, whatever the stream, the policy, the time and the extensions."""
+    from bot.core.config import GradingSettings
+    from tests.storage.test_grading_queries import STUDENTS, random_stream
+
+    repo = database.repo
+    for seed in range(6):
+        course = f"q{seed}"
+        await random_stream(repo, course, seed)
+        for rules in POLICIES:
+            policy = GradingSettings.model_validate(rules)
+            for now in (T0 + dt.timedelta(hours=60), T0 + dt.timedelta(days=30), None):
+                for _ in range(2):  # the second read finds the counts kept by the first
+                    explained = await gradebook.grades(repo, course, policy, STUDENTS, now=now)
+                    quick = await gradebook.grade_totals(repo, course, policy, STUDENTS,
+                                                         now=now)
+                    assert quick == {user: (g.total, g.possible)
+                                     for user, g in explained.items()}, (seed, rules, now)
