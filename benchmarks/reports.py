@@ -59,6 +59,7 @@ from storage.migrate import upgrade_engine
 from storage.records import NewReply, StudentTotals
 from storage.repository import Repository
 from storage.types import UTCDateTime
+from storage.work import touch_course
 
 COURSE = "hist"
 GUILD_ID = 700_000_000_000_000_001
@@ -70,6 +71,17 @@ PG_URL_VARIABLE = "SEMINAR_TEST_DATABASE_URL"
 TARGET_QUERY_MS = 50.0
 TARGET_RATIO = 2.0
 TARGET_EXPORT_MS = 1_000.0
+TARGET_GRADING_RATIO = 2.0
+#: The grading policies timed: like config.example.yaml, then one that drops a lesson (each
+#: student's lessons are then scored one by one in Python).
+GRADING_POLICIES = {
+    "example policy": {"min_words": MIN_WORDS, "required_peer_replies": 2,
+                       "points_per_lesson": 10, "questions": 2, "classmates": 1,
+                       "classmate_points": 4, "late_window_hours": 48},
+    "+ drop lowest 1": {"min_words": MIN_WORDS, "required_peer_replies": 2,
+                        "points_per_lesson": 10, "questions": 2, "classmates": 1,
+                        "classmate_points": 4, "late_window_hours": 48, "drop_lowest": 1},
+}
 
 
 # --- the term ---------------------------------------------------------------------------
@@ -325,8 +337,11 @@ def csv_rows(data: bytes, grading: GradingSettings) -> dict[str, tuple[str, ...]
     """The gradebook's cells, in :func:`expected_csv_rows`' order, by user id."""
     reader = csv.reader(io.StringIO(data.decode("utf-8-sig")))
     header = next(reader)
-    # Every column after the user id and the display name, checkpoints included.
-    wanted = [*reports.CSV_COLUMNS[2:], *header[len(header) - len(grading.checkpoints) :]]
+    # Every column after the user id and the display name, checkpoints included (the score
+    # columns after them are checked by the grading lines).
+    checkpoints = reports.csv_columns(grading)[len(reports.CSV_COLUMNS):][
+        : len(grading.checkpoints)]
+    wanted = [*reports.CSV_COLUMNS[2:], *checkpoints]
     at = [header.index(column) for column in wanted]
     uid = header.index("user_id")
     return {row[uid]: tuple(_plain(row[i]) for i in at) for row in reader}
@@ -513,7 +528,61 @@ async def fresh_postgres(url: str) -> None:
         await engine.dispose()
 
 
-async def bench(url: str, term: Term, runs: int) -> tuple[str, Generated, list[Timing]]:
+@dataclass(frozen=True)
+class GradingTiming:
+    """Grading a whole class next to the ``/participation`` query of the same moment."""
+
+    name: str
+    ms: float
+    report_ms: float
+
+    @property
+    def ratio(self) -> float:
+        """Grading time over the ``/participation`` query's."""
+        return self.ms / self.report_ms
+
+
+async def measure_grading(engine: AsyncEngine, repo: Repository,
+                          runs: int) -> list[GradingTiming]:
+    """Time grading the class: the totals a report shows, kept counts fresh and stale.
+
+    First checked: the totals equal the explained grades' (the path ``/mystats`` and the CSV
+    take). Each round times the ``/participation`` query, then each case, one after the other.
+    """
+    students = list(await gradebook.class_list(repo, COURSE))
+    cases: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
+    for name, rules in GRADING_POLICIES.items():
+        policy = GradingSettings.model_validate(rules)
+        explained = await gradebook.grades(repo, COURSE, policy, students)
+        totals = await gradebook.grade_totals(repo, COURSE, policy, students)
+        check_equal(f"grading, {name}", sorted(totals.items()),
+                    sorted((u, (g.total, g.possible)) for u, g in explained.items()))
+        cases.append((f"grading, {name}",
+                      functools.partial(gradebook.grade_totals, repo, COURSE, policy, students)))
+
+    example = GradingSettings.model_validate(GRADING_POLICIES["example policy"])
+
+    async def stale_then_graded() -> None:
+        # Every kept count made stale, as after a change of min_words: all recounted in SQL.
+        async with repo.sessions.begin() as session:
+            await touch_course(session, COURSE)
+        await gradebook.grade_totals(repo, COURSE, example, students)
+
+    cases.append(("grading, every count stale", stale_then_graded))
+    report = functools.partial(repo.reports.summary, COURSE, min_words=MIN_WORDS)
+    times: list[tuple[list[float], list[float]]] = [([], []) for _ in cases]
+    for round_number in range(runs + 1):
+        for (_, case), (ours_ms, report_ms) in zip(cases, times, strict=True):
+            theirs, mine = await elapsed_ms(report), await elapsed_ms(case)
+            if round_number:
+                ours_ms.append(mine)
+                report_ms.append(theirs)
+    return [GradingTiming(name, statistics.median(ours), statistics.median(theirs))
+            for (name, _), (ours, theirs) in zip(cases, times, strict=True)]
+
+
+async def bench(url: str, term: Term, runs: int) -> tuple[str, Generated, list[Timing],
+                                                           list[GradingTiming]]:
     """Generate the term in the database at ``url`` and measure it; the database's name."""
     engine = create_engine(url)
     try:
@@ -531,7 +600,8 @@ async def bench(url: str, term: Term, runs: int) -> tuple[str, Generated, list[T
                 database = f"SQLite {await connection.scalar(text('SELECT sqlite_version()'))}"
         lesson = generated.lesson_names[len(generated.lesson_names) // 2]
         timings = await measure(engine, repo, lesson, runs)
-        return database, generated, timings
+        grading_timings = await measure_grading(engine, repo, runs)
+        return database, generated, timings, grading_timings
     finally:
         await engine.dispose()
 
@@ -545,6 +615,21 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def print_grading(timings: Sequence[GradingTiming]) -> bool:
+    """Print the grading lines; True if the kept-counts lines meet their target."""
+    print(f"{'grading the class':<34}{'time':>9}{'report':>10}{'ratio':>8}   target")
+    ok = True
+    for t in timings:
+        if "stale" in t.name:
+            goal, within = "(recount of the whole term: no target)", True
+        else:
+            within = t.ratio <= TARGET_GRADING_RATIO
+            goal = f"ratio <= {TARGET_GRADING_RATIO:g} {'ok' if within else 'MISSED'}"
+        ok = ok and within
+        print(f"{t.name:<34}{t.ms:>6.1f} ms{t.report_ms:>7.1f} ms{t.ratio:>8.2f}   {goal}")
+    return ok
 
 
 def print_table(database: str, generated: Generated, timings: Sequence[Timing]) -> bool:
@@ -586,11 +671,12 @@ async def main_async(args: argparse.Namespace) -> int:
             urls.append(postgres)
         for url in urls:
             try:
-                database, generated, timings = await bench(url, term, args.runs)
+                database, generated, timings, grading = await bench(url, term, args.runs)
             except Mismatch as exc:
                 print(f"numbers differ: {exc}", file=sys.stderr)
                 return 1
             all_ok = print_table(database, generated, timings) and all_ok
+            all_ok = print_grading(grading) and all_ok
     print(f"\nmedians of {args.runs} rounds after a warm-up round; "
           + ("every target met" if all_ok else "some targets missed"))
     return 0

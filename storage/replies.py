@@ -20,7 +20,7 @@ from storage.extensions import due_time
 from storage.models import Reply, ThreadCursor
 from storage.records import NewReply, ReplyRecord, from_row
 from storage.types import UTCDateTime
-from storage.work import touch, touch_course, touch_messages
+from storage.work import drop_orphans, touch, touch_course, touch_messages
 
 AUTHOR_NAME_MAX = 100
 REPLY_COLUMNS = [Reply.__table__.c[f.name] for f in fields(ReplyRecord)]
@@ -222,6 +222,7 @@ class ReplyStore(Store):
             .execution_options(synchronize_session=False)))
         if deleted:
             await touch_course(session, course)
+            await drop_orphans(session, course)  # derived from the replies gone: gone too
         return deleted
 
 

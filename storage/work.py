@@ -124,6 +124,18 @@ async def touch_course(session: AsyncSession, course: str) -> None:
         .execution_options(synchronize_session=False))
 
 
+async def drop_orphans(session: AsyncSession, course: str) -> int:
+    """In the caller's transaction: forget the counts of lessons a student has no reply in
+    any more (after retention purged their replies); how many."""
+    return rowcount(await session.execute(
+        delete(LessonWorkRow)
+        .where(LessonWorkRow.course == course,
+               ~exists().where(Reply.course == LessonWorkRow.course,
+                               Reply.post_id == LessonWorkRow.post_id,
+                               Reply.author_id == LessonWorkRow.author_id))
+        .execution_options(synchronize_session=False)))
+
+
 async def store_counts(session: AsyncSession, course: str,
                        counted: Iterable[tuple[int, int, int, dict[str, Any]]]) -> int:
     """Store recounted rows (post, student, version read, counts) unless written since.

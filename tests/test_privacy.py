@@ -51,3 +51,28 @@ async def test_the_purge_keeps_each_course_for_its_own_retention(database: TestD
     assert await audit_log(repo, "geo", action="purge") == []
     # Purging again finds nothing more: it is safe to run every day and at every start.
     assert await privacy.purge_expired(repo, courses, now) == {"hist": 0, "geo": 0}
+
+
+async def test_the_counts_kept_for_grading_go_with_the_replies_they_came_from(
+    database: TestDatabase,
+) -> None:
+    repo = database.repo
+    [rome] = await post_lesson(repo, "hist", "rome", T0, 1, base=100)
+    [greece] = await post_lesson(repo, "hist", "greece", T0 + 40 * DAY, 1, base=200)
+    await repo.replies.record([new_reply(rome, 1_001, ALICE, T0 + HOUR, 25),
+                               new_reply(greece, 1_002, ALICE, T0 + 40 * DAY, 25),
+                               new_reply(rome, 1_003, BOB, T0 + HOUR, 25)])
+    assert len(await repo.reports.work("hist", min_words=10)) == 3  # counted and kept
+
+    async def kept() -> set[tuple[int, str]]:
+        lessons = {p.id: p.lesson for p in await repo.posts.matching("hist")}
+        data = {user: await repo.export_student("hist", user) for user in (ALICE, BOB)}
+        return {(user, lessons[row["post_id"]]) for user, d in data.items()
+                for row in d["lesson_work"]}
+
+    assert await kept() == {(ALICE, "rome"), (ALICE, "greece"), (BOB, "rome")}
+    await privacy.purge_expired(repo, {"hist": course("hist", 30)}, T0 + 45 * DAY)
+    assert await kept() == {(ALICE, "greece")}  # rome's replies are gone, so are its counts
+    await privacy.forget_student(repo, "hist", ALICE, actor_id=77)
+    assert await kept() == set()
+    assert await repo.reports.work("hist", min_words=10) == []
