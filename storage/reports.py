@@ -27,6 +27,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     tuple_,
     values,
@@ -299,7 +300,8 @@ def _edge_reply(
 
 @dataclass
 class SimpleScores:
-    """Rows grading can score in SQL: counted, current, on time, due, no extension.
+    """Rows grading can score in SQL: counted, current, due, no extension, and either nothing
+    late or every part already full on time.
 
     For each graded post (``graded``: post id, lesson, questions needed, due time), a row whose
     counts are fresh, with nothing late and no extension, scores
@@ -329,7 +331,10 @@ class SimpleScores:
             w.counted_version.is_not_distinct_from(w.version),
             w.min_words.is_not_distinct_from(min_words),
             w.due_at.is_not_distinct_from(n.due_ms),
-            w.late_items.is_(None),
+            # Late items earn nothing more once the parts are full on time.
+            or_(w.late_items.is_(None),
+                and_(w.on_time_questions >= n.needed,
+                     w.on_time_classmates >= self.classmates)),
             w.replies > 0,
             ~exists().where(e.course == w.course, e.lesson == n.lesson,
                             e.user_id == w.author_id).correlate_except(EXTENSIONS),

@@ -107,13 +107,10 @@ async def touch_messages(session: AsyncSession, message_ids: Iterable[int]) -> N
     ids = sorted(set(message_ids))
     if not ids:
         return
-    await session.execute(
-        update(LessonWorkRow)
-        .where(exists().where(Reply.message_id.in_(ids), Reply.course == LessonWorkRow.course,
-                              Reply.post_id == LessonWorkRow.post_id,
-                              Reply.author_id == LessonWorkRow.author_id))
-        .values(version=LessonWorkRow.version + 1)
-        .execution_options(synchronize_session=False))
+    pairs = (await session.execute(
+        select(Reply.course, Reply.post_id, Reply.author_id).distinct()
+        .where(Reply.message_id.in_(ids)))).all()
+    await touch(session, [(c, p, a) for c, p, a in pairs])
 
 
 async def touch_course(session: AsyncSession, course: str) -> None:
