@@ -75,11 +75,8 @@ async def grade_totals(
     summed = None
     if grading.quick_scores(policy):
         question_cents, classmate_cents = grading.part_cents(policy)
-        summed = SimpleScores(
-            [(lesson.post_id, lesson.lesson, grading.needed_questions(lesson, policy),
-              lesson.due_at) for lesson in lessons
-             if lesson.due_at is None or now is None or lesson.due_at <= now],
-            question_cents, classmate_cents, policy.classmates)
+        summed = SimpleScores(question_cents, classmate_cents, policy.questions,
+                              policy.classmates, now)
     work = await repo.reports.work(course_key, min_words=policy.min_words,
                                    times=policy.clumping is not None, summed=summed)
     dues: dict[int, dict[str, dt.datetime]] = {}

@@ -276,9 +276,10 @@ class LessonWorkRow(Base):
 
     Every write to the student's replies of that post bumps ``version`` in its transaction;
     the counts are those of ``counted_version`` (NULL: not counted yet), for ``min_words``
-    and against the due time ``due_at`` (UNIX seconds): grading recounts a row when any of
+    and against the due time ``due_at``: grading recounts a row when any of
     the three no longer holds, so the counts always equal a recount of the replies.
-    ``late_items`` lists the questions and classmates first reached after the due time.
+    ``late_items`` lists the questions and classmates first reached after the due time;
+    ``first_at``, ``last_at`` and the times in it are UNIX milliseconds (cheap to read).
     """
 
     __tablename__ = "lesson_work"
@@ -290,7 +291,7 @@ class LessonWorkRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     counted_version: Mapped[int | None] = mapped_column(Integer)
     min_words: Mapped[int | None] = mapped_column(Integer)
-    due_at: Mapped[int | None] = mapped_column(BigInteger)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     replies: Mapped[int] = mapped_column(Integer, default=0)
     substantive: Mapped[int] = mapped_column(Integer, default=0)
     on_time_questions: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,24 +13,19 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Integer,
     ScalarSelect,
     Select,
-    String,
     and_,
     bindparam,
     case,
-    column,
     distinct,
     exists,
     func,
-    literal,
     or_,
     select,
     tuple_,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +39,8 @@ from storage.records import (
     PostedLesson,
     StudentTotals,
 )
-from storage.work import WORK, counts_of, decode_late, millis, moment, store_counts
+from storage.types import UTCDateTime
+from storage.work import WORK, counts_of, decode_late, moment, store_counts
 
 REPLIES = Reply.__table__
 #: Past this share of stale rows (1 in STALE_SHARE), grading recounts the whole scope in SQL
@@ -298,68 +294,92 @@ def _edge_reply(
     )
 
 
+#: "Now" when none is given: every posted lesson is graded.
+END_OF_TIME = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
 @dataclass
 class SimpleScores:
     """Rows grading can score in SQL: counted, current, due, no extension, and either nothing
     late or every part already full on time.
 
-    For each graded post (``graded``: post id, lesson, questions needed, due time), a row whose
-    counts are fresh, with nothing late and no extension, scores
-    ``questions share + classmates share``, each rounded half up in hundredths (the integer
-    arithmetic of :mod:`bot.core.grading` for whole counts). ``sums`` gets, per student,
-    the cents and how many such rows.
+    Such a row of a graded post (due by ``now``) scores ``questions share + classmates
+    share``, each rounded half up in hundredths: the integer arithmetic of
+    :mod:`bot.core.grading` for whole counts, with ``questions`` (the policy's, at most as
+    many as the post's threads) and ``classmates`` asked for. ``sums`` gets, per student, the
+    cents and how many such rows.
     """
 
-    graded: Sequence[tuple[int, str, int, dt.datetime | None]]
     question_cents: int
     classmate_cents: int
+    questions: int
     classmates: int
+    now: dt.datetime | None
     sums: dict[int, tuple[int, int]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        rows = [(post_id, lesson, needed, millis(due))
-                for post_id, lesson, needed, due in self.graded] or [(-1, "", 1, None)]
-        self.needs = values(
-            column("post_id", Integer), column("lesson", String), column("needed", Integer),
-            column("due_ms", BigInteger), name="needs").data(rows).cte("needs")
+    def params(self, course: str, min_words: int) -> dict[str, Any]:
+        return {"course": course, "min_words": min_words, "question_cents": self.question_cents,
+                "classmate_cents": self.classmate_cents, "questions": self.questions,
+                "classmates": self.classmates, "now": self.now or END_OF_TIME}
 
-    def terms(self, min_words: int) -> list[ColumnElement[bool]]:
-        """What makes a row of a graded post simple (the post joined as ``needs``)."""
-        w, n, e = WORK.c, self.needs.c, EXTENSIONS.c
-        # Each term true or false, never NULL: the rows left are those NOT all of them hold.
-        return [
-            w.counted_version.is_not_distinct_from(w.version),
-            w.min_words.is_not_distinct_from(min_words),
-            w.due_at.is_not_distinct_from(n.due_ms),
-            # Late items earn nothing more once the parts are full on time.
-            or_(w.late_items.is_(None),
-                and_(w.on_time_questions >= n.needed,
-                     w.on_time_classmates >= self.classmates)),
-            w.replies > 0,
-            ~exists().where(e.course == w.course, e.lesson == n.lesson,
-                            e.user_id == w.author_id).correlate_except(EXTENSIONS),
-        ]
 
-    def condition(self, course: str, min_words: int) -> ColumnElement[bool]:
-        return and_(WORK.c.course == course, *self.terms(min_words))
+@functools.cache
+def _simple_statements() -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """The sums of simple rows per student, the graded posts' other rows, and the rows of
+    posts not graded yet; one set of statements, values bound (see :class:`SimpleScores`)."""
+    w, e, t = WORK.c, EXTENSIONS.c, QuestionThread.__table__.c
+    post = POSTS.c
+    threads = func.count(t.id)
+    questions = bindparam("questions", type_=Integer)
+    needs = (
+        select(post.id.label("post_id"), post.lesson, post.due_at,
+               case((threads == 0, questions), (threads < questions, threads),
+                    else_=questions).label("needed"))
+        .select_from(POSTS.outerjoin(QuestionThread.__table__, t.post_id == post.id))
+        .where(post.course == bindparam("course"), post.status == "posted",
+               or_(post.due_at.is_(None), post.due_at <= bindparam("now", type_=UTCDateTime())))
+        .group_by(post.id, post.lesson, post.due_at)
+        .subquery("needs")
+    )
+    n = needs.c
+    classmates = bindparam("classmates", type_=Integer)
+    # Each term true or false, never NULL: the other rows are those where NOT all hold.
+    terms = [
+        w.counted_version.is_not_distinct_from(w.version),
+        w.min_words.is_not_distinct_from(bindparam("min_words", type_=Integer)),
+        w.due_at.is_not_distinct_from(n.due_at),
+        # Late items earn nothing more once the parts are full on time.
+        or_(w.late_items.is_(None),
+            and_(w.on_time_questions >= n.needed, w.on_time_classmates >= classmates)),
+        w.replies > 0,
+        ~exists().where(e.course == w.course, e.lesson == n.lesson,
+                        e.user_id == w.author_id).correlate_except(EXTENSIONS),
+    ]
 
-    def joined(self) -> Any:
-        return WORK.join(self.needs, self.needs.c.post_id == WORK.c.post_id)
+    def share(cents: Any, done: Any, needed: Any) -> Any:
+        done = case((done < needed, done), else_=needed)
+        return (2 * cents * done + needed) // (2 * needed)  # half up, as grading.share
 
-    def cents(self) -> ColumnElement[int]:
-        w, n = WORK.c, self.needs.c
+    cents = share(bindparam("question_cents", type_=Integer), w.on_time_questions, n.needed)
+    cents = cents + case((classmates == 0, 0), else_=share(
+        bindparam("classmate_cents", type_=Integer), w.on_time_classmates,
+        case((classmates == 0, 1), else_=classmates)))
+    joined = needs.join(WORK, and_(w.course == bindparam("course"), w.post_id == n.post_id))
+    sums = (select(w.author_id, func.sum(cents), func.count()).select_from(joined)
+            .where(*terms).group_by(w.author_id))
+    columns = _kept_columns(times=False)
+    others = select(*columns).select_from(joined).where(~and_(*terms))
+    not_due = select(*columns).where(w.course == bindparam("course"),
+                                     w.post_id.not_in(select(n.post_id)))
+    return sums, others, not_due
 
-        def share(cents: Any, count: Any, needed: Any) -> ColumnElement[int]:
-            done = case((count < needed, count), else_=needed)
-            # Half up, in whole numbers: what grading.share works out in Python.
-            share: ColumnElement[int] = (2 * cents * done + needed) // (2 * needed)
-            return share
 
-        total = share(literal(self.question_cents), w.on_time_questions, n.needed)
-        if self.classmates:
-            total = total + share(literal(self.classmate_cents), w.on_time_classmates,
-                                  literal(self.classmates))
-        return total
+def _kept_columns(*, times: bool) -> list[Any]:
+    w = WORK.c
+    columns = [w.author_id, w.post_id, w.version, w.counted_version, w.min_words, w.due_at,
+               w.replies, w.substantive, w.on_time_questions, w.on_time_classmates,
+               w.edited_after_due, w.deleted_after_due, w.late_items]
+    return [*columns, w.first_at, w.last_at] if times else columns
 
 
 class ReportStore(Store):
@@ -462,37 +482,28 @@ class ReportStore(Store):
         per student into ``summed.sums`` instead of being returned.
         """
         w = WORK.c
-        columns = [w.author_id, w.post_id, w.version, w.counted_version, w.min_words, w.due_at,
-                   w.replies, w.substantive, w.on_time_questions, w.on_time_classmates,
-                   w.edited_after_due, w.deleted_after_due, w.late_items]
-        if times:
-            columns += [w.first_at, w.last_at]
+        if summed is not None and (lesson is not None or author_id is not None or times):
+            raise ValueError("only a whole course's totals are summed, without times")
         async with self._sessions() as session:
             posts = {p.id: (p.lesson, p.due_at) for p in (await session.execute(
                 select(LessonPost.id, LessonPost.lesson, LessonPost.due_at)
                 .where(LessonPost.course == course))).all()}
             extended = {(e.user_id, e.lesson): e.due_at for e in await session.scalars(
                 select(Extension).where(Extension.course == course))}
-            kept = select(*columns).where(w.course == course)
-            if lesson is not None:
-                kept = kept.where(w.post_id.in_(
-                    [p for p, (name, _) in posts.items() if name == lesson]))
-            if author_id is not None:
-                kept = kept.where(w.author_id == author_id)
             if summed is not None:
-                simple = summed.condition(course, min_words)
-                total = summed.cents()
-                sums = select(w.author_id, func.sum(total), func.count()).select_from(
-                    summed.joined()).where(simple).group_by(w.author_id)
-                summed.sums = {a: (int(c), int(n)) for a, c, n in await session.execute(sums)}
-                # The rest: graded posts' rows that are not simple (led by the few posts, each
-                # a seek in the key), and every row of the posts not graded yet.
-                graded = [post_id for post_id, *_ in summed.graded]
-                rows = list((await session.execute(
-                    kept.select_from(summed.joined()).where(~and_(*summed.terms(min_words)))
-                )).all())
-                rows += (await session.execute(kept.where(w.post_id.not_in(graded)))).all()
+                sums, others, not_due = _simple_statements()
+                params = summed.params(course, min_words)
+                summed.sums = {a: (int(c), int(n))
+                               for a, c, n in await session.execute(sums, params)}
+                rows = list((await session.execute(others, params)).all())
+                rows += (await session.execute(not_due, params)).all()
             else:
+                kept = select(*_kept_columns(times=times)).where(w.course == course)
+                if lesson is not None:
+                    kept = kept.where(w.post_id.in_(
+                        [p for p, (name, _) in posts.items() if name == lesson]))
+                if author_id is not None:
+                    kept = kept.where(w.author_id == author_id)
                 rows = list((await session.execute(kept)).all())
 
         def due(author: int, post_id: int) -> tuple[dt.datetime | None, bool]:
@@ -500,10 +511,9 @@ class ReportStore(Store):
             own = extended.get((author, lesson_name))
             return (own, True) if own is not None else (post_due, False)
 
-        # The hot loop of a report: plain tuples, each post's due time worked out once.
-        post_due = {p: (due_at, millis(due_at)) for p, (_, due_at) in posts.items()}
-        own_due = {(author, p): (due_at, millis(due_at))
-                   for p, (name, _) in posts.items()
+        # The hot loop of a report: plain tuples, each post's due time looked up once.
+        post_due = {p: due_at for p, (_, due_at) in posts.items()}
+        own_due = {(author, p): due_at for p, (name, _) in posts.items()
                    for (author, lesson_name), due_at in extended.items() if lesson_name == name}
         work: list[LessonWork] = []
         stale: dict[tuple[int, int], int] = {}  # (student, post) -> version read
@@ -511,8 +521,8 @@ class ReportStore(Store):
             (author, post_id, version, counted, row_words, row_due, replies, substantive,
              questions, classmates, edited, deleted, late_items) = row[:13]
             found = own_due.get((author, post_id)) if own_due else None
-            due_at, due_ms = found if found is not None else post_due.get(post_id, (None, None))
-            if counted != version or row_words != min_words or row_due != due_ms:
+            due_at = found if found is not None else post_due.get(post_id)
+            if counted != version or row_words != min_words or row_due != due_at:
                 stale[(author, post_id)] = version
             elif replies:
                 late_q, late_c = decode_late(late_items) if late_items else (

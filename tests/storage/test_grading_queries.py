@@ -14,6 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from sqlalchemy import func, select
+
+from storage.models import LessonWorkRow
 from storage.records import LessonWork, ReplyRecord
 from storage.reports import GradedReply, recount
 from storage.repository import Repository
@@ -49,6 +52,14 @@ async def recounted(repo: Repository, course: str, *,
         if counted is not None:
             work.append(counted)
     return work
+
+
+async def stale_rows(repo: Repository, course: str) -> int:
+    """Rows of the kept counts not counted at their current version."""
+    w = LessonWorkRow
+    async with repo.sessions() as session:
+        return int(await session.scalar(select(func.count()).where(
+            w.course == course, w.counted_version.is_distinct_from(w.version))) or 0)
 
 
 def key(work: LessonWork) -> tuple[int, int]:
@@ -107,6 +118,7 @@ async def test_the_grading_query_equals_a_recount_of_random_streams(
         await random_stream(repo, course, seed)
         from_sql = sorted(await repo.reports.work(course, min_words=MIN_WORDS), key=key)
         assert from_sql == await recounted(repo, course), f"seed {seed}"
+        assert await stale_rows(repo, course) == 0  # the first read kept every count
         # Read again (all kept now), and under another policy's min_words, not kept.
         assert sorted(await repo.reports.work(course, min_words=MIN_WORDS), key=key) == (
             from_sql)

@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("counted_version", sa.Integer(), nullable=True),
         sa.Column("min_words", sa.Integer(), nullable=True),
-        sa.Column("due_at", sa.BigInteger(), nullable=True),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("replies", sa.Integer(), nullable=False),
         sa.Column("substantive", sa.Integer(), nullable=False),
         sa.Column("on_time_questions", sa.Integer(), nullable=False),
