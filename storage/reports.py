@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -630,10 +629,17 @@ class ReportStore(Store):
         found: dict[tuple[int, int], list[GradedReply]] = {}
         if not pairs:
             return found
+        # Per post, its students: each term a seek in ix_replies_post_author (a list of pairs
+        # made PostgreSQL compare every reply with every pair).
+        by_post: dict[int, set[int]] = {}
+        for author, post_id in pairs:
+            by_post.setdefault(post_id, set()).add(author)
         r = Reply
         stmt = select(r.author_id, r.post_id, r.thread_id, r.reply_to_author_id, r.created_at,
                       graded_words(REPLIES.c), r.due_word_count.is_not(None), r.deleted_at
-                      ).where(r.course == course, tuple_(r.author_id, r.post_id).in_(sorted(pairs)))
+                      ).where(r.course == course, or_(*(
+                          and_(r.post_id == post_id, r.author_id.in_(sorted(authors)))
+                          for post_id, authors in sorted(by_post.items()))))
         for row in await session.execute(stmt):
             reply = GradedReply(*row)
             found.setdefault((reply.author_id, reply.post_id), []).append(reply)

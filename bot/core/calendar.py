@@ -239,7 +239,8 @@ def format_local(moment: dt.datetime) -> str:
 def parse_course_time(text: str, zone: ZoneInfo) -> dt.datetime:
     """A date and time typed by a teacher (``2026-12-10 23:59``, the course's clock) in UTC.
 
-    Raises ``ValueError`` with a sentence saying what to type when it cannot be read.
+    Raises ``ValueError`` saying what to type when it cannot be read (the caller names what
+    was typed, escaped for where it shows it).
     """
     cleaned = " ".join(text.replace("T", " ").split())
     for layout in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
@@ -248,5 +249,4 @@ def parse_course_time(text: str, zone: ZoneInfo) -> dt.datetime:
         except ValueError:
             continue
         return to_utc(when, zone)
-    raise ValueError(f"“{text.strip()[:40]}” is not a date and time: write it like "
-                     f"2026-12-10 23:59 (the course's time zone, {zone.key})")
+    raise ValueError(f"write it like 2026-12-10 23:59 (the course's time zone, {zone.key})")

@@ -27,7 +27,7 @@ from bot.client.errors import APOLOGY, SERVER_TROUBLE
 from tests.emulator import DiscordEmulator
 from tests.emulator.records import Call
 from tests.integration.classroom import Classroom, build_classroom
-from tests.integration.conftest import PROMPTS, SEED, StartBot
+from tests.integration.conftest import COURSE, PROMPTS, SEED, StartBot
 
 TOWN_HALL = "town-hall"
 MESSAGE_KEYS = {"content", "embeds", "components", "attachments", "poll"}
@@ -292,4 +292,37 @@ async def test_a_forum_post_and_a_failure_notice_with_mass_mentions_ping_nobody(
     forum_posts = emulator.calls_to("POST", rf"^/channels/{forum.id}/threads$")
     assert [c.status for c in forum_posts] == [403, 201, 201, 201]
     assert assert_no_mass_ping(emulator.calls) >= 6
+    assert_no_traceback(caplog)
+
+
+async def test_every_due_time_given_to_extend_is_read_or_refused_in_a_sentence(
+    emulator: DiscordEmulator, room: Classroom, tmp_path: Path, start_bot: StartBot,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    write_lessons(tmp_path, room)
+    values = {**nasty_values(room), "a date alone": "2026-12-10", "month 13": "2026-13-01 10:00",
+              "words": "next friday", "a time alone": "23:59"}
+    bob = room.students["bob"]
+    async with start_bot(room.settings(emulator, tmp_path)) as bot:
+        emulator.allow_command(room.guild_id, "extend", role_id=room.teacher_role_id)
+        answers = [(label, await emulator.invoke_command(
+            room.guild_id, room.channel_id, room.teacher_id, "extend",
+            options={"student": bob, "lesson": SEED, "until": value}))
+            for label, value in values.items()]
+        refused = await bot.repository.extensions.of_course(COURSE)
+        granted = await emulator.invoke_command(
+            room.guild_id, room.channel_id, room.teacher_id, "extend",
+            options={"student": bob, "lesson": SEED, "until": " 2026-12-10T23:59 "})
+        [extension] = await bot.repository.extensions.of_course(COURSE)
+    for label, result in answers:
+        text = assert_one_sentence(result, f"/extend until {label}")
+        assert text.startswith("“") and text.endswith(
+            "” is not a date and time: write it like 2026-12-10 23:59 (the course's time zone, "
+            "America/New_York)."), (label, text)
+        assert len(text) < 300 and "**" not in text.replace("\\*\\*", "")
+    assert refused == []  # nothing was stored for any of them
+    # 23:59 in New York on 10 December is 04:59 UTC the next day.
+    assert extension.due_at == dt.datetime(2026, 12, 11, 4, 59, tzinfo=dt.UTC)
+    assert "<t:1796965140:F>" in granted.final().content
+    assert assert_no_mass_ping(emulator.calls) >= len(answers)
     assert_no_traceback(caplog)
