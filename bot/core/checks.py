@@ -20,11 +20,6 @@ def check_references(settings: Settings, lessons: dict[str, Lesson]) -> list[str
                     f"courses.{key}.calendar: lesson {slug!r} has no file in "
                     f"{settings.lessons.folder} (lessons: {known})"
                 )
-        for index, extension in enumerate(course.extensions, 1):
-            if extension.lesson not in named:
-                problems.append(
-                    f"courses.{key}.extensions[{index}]: lesson {extension.lesson!r} is not in "
-                    f"this course's calendar, so the extension would never apply")
     return problems
 
 

@@ -332,8 +332,14 @@ class CourseSettings(_Strict):
                     f"calendar.entries[{index}] (lesson {entry.lesson!r}): due_at "
                     f"{entry.due_at:%Y-%m-%d %H:%M} is not after post_at "
                     f"{entry.post_at:%Y-%m-%d %H:%M}")
+        scheduled = {entry.lesson for entry in self.calendar.entries}
+        if self.calendar.weekly is not None:
+            scheduled.update(self.calendar.weekly.lessons)
         seen: set[tuple[int, str]] = set()
         for index, extension in enumerate(self.extensions, 1):
+            if extension.lesson not in scheduled:
+                raise ValueError(f"extensions[{index}]: lesson {extension.lesson!r} is not in "
+                                 "this course's calendar, so the extension would never apply")
             key = (extension.student, extension.lesson)
             if key in seen:
                 raise ValueError(f"extensions[{index}]: student {extension.student} already "
