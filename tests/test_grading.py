@@ -272,3 +272,19 @@ def test_an_extension_for_a_lesson_outside_the_calendar_is_refused() -> None:
     assert raised.value.problems == [
         "config: courses.bio.extensions[2].until: 2026-10-10 has no time of day: write one too, "
         "e.g. '2026-10-10 23:59'"]
+
+
+@given(rules=policies, work=st.lists(st.none() | works, min_size=1, max_size=6),
+       hours_now=st.sampled_from([None, -10, 10]))
+@example(rules=policy(questions=3, drop_lowest=1), work=[Work(on_time_questions=1), None],
+         hours_now=None)
+def test_the_quick_totals_are_the_graded_ones(rules: GradingSettings, work: list[Work | None],
+                                             hours_now: int | None) -> None:
+    lessons = [GradedLesson(i, f"l{i}", f"L{i}", 3, DUE + i * H) for i in range(len(work))]
+    rows = [w.__class__(**{**w.__dict__, "post_id": i}) for i, w in enumerate(work)
+            if w is not None]
+    now = None if hours_now is None else DUE + hours_now * H
+    dues = {8: {"l0": DUE + 20 * H}}
+    full = grade_class([7, 8], lessons, rows, rules, now=now, dues=dues)
+    quick = class_totals([7, 8], lessons, rows, rules, now=now, dues=dues)
+    assert quick == {user: (grade.total, grade.possible) for user, grade in full.items()}
