@@ -644,6 +644,10 @@ def print_table(database: str, generated: Generated, timings: Sequence[Timing]) 
     for t in timings:
         within = t.ratio <= TARGET_RATIO
         goal = f"ratio <= {TARGET_RATIO:g}"
+        if t.target_ms == TARGET_EXPORT_MS:
+            # The CSV also carries every student's scores and reasons, which the hand-written
+            # aggregate does not work out: only its time has a target.
+            within, goal = True, "(grades too: no ratio)"
         # The absolute query target is SQLite's; the export target holds everywhere.
         sqlite = database.startswith("SQLite")
         if t.target_ms is not None and (sqlite or t.target_ms == TARGET_EXPORT_MS):

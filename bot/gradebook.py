@@ -66,22 +66,27 @@ async def grade_totals(
 ) -> dict[int, tuple[Decimal, Decimal]]:
     """Each student's (total, possible) over the course, without the reasons (a report).
 
-    When the policy allows (:func:`grading.quick_scores`), the graded lessons a student did
-    on time are scored and summed in SQL; the rest go through :mod:`bot.core.grading`.
+    Without clumping, the graded lessons a student did on time are scored in SQL: summed, or
+    lesson by lesson when the policy drops lessons (:func:`grading.quick_scores`); the rest go
+    through :mod:`bot.core.grading`.
     """
     posted = await repo.reports.posted_lessons(course_key)
     lessons = [grading.GradedLesson(p.post_id, p.lesson, p.lesson, p.questions, p.due_at)
                for p in posted]
     summed = None
-    if grading.quick_scores(policy):
+    if policy.clumping is None:
         question_cents, classmate_cents = grading.part_cents(policy)
         summed = SimpleScores(question_cents, classmate_cents, policy.questions,
-                              policy.classmates, now)
+                              policy.classmates, now,
+                              by_lesson=not grading.quick_scores(policy))
     work = await repo.reports.work(course_key, min_words=policy.min_words,
                                    times=policy.clumping is not None, summed=summed)
     dues: dict[int, dict[str, dt.datetime]] = {}
     for extension in await repo.extensions.of_course(course_key):
         dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
+    if summed is not None and summed.by_lesson:
+        return grading.class_totals(students, lessons, work, policy, now=now, dues=dues,
+                                    scored=summed.scored)
     return grading.class_totals(students, lessons, work, policy, now=now, dues=dues,
                                 summed=summed.sums if summed is not None else None)
 

@@ -314,7 +314,11 @@ class SimpleScores:
     questions: int
     classmates: int
     now: dt.datetime | None
+    #: Per lesson instead of summed (a policy that drops lessons): ``scored`` gets, per
+    #: student, the cents of each such row by post id.
+    by_lesson: bool = False
     sums: dict[int, tuple[int, int]] = field(default_factory=dict)
+    scored: dict[int, dict[int, int]] = field(default_factory=dict)
 
     def params(self, course: str, min_words: int) -> dict[str, Any]:
         return {"course": course, "min_words": min_words, "question_cents": self.question_cents,
@@ -323,7 +327,9 @@ class SimpleScores:
 
 
 @functools.cache
-def _simple_statements(dialect: str) -> tuple[Select[Any], Select[Any], Select[Any]]:
+def _simple_statements(
+    dialect: str, by_lesson: bool = False
+) -> tuple[Select[Any], Select[Any], Select[Any]]:
     """The sums of simple rows per student, the graded posts' other rows, and the rows of
     posts not graded yet; one set of statements, values bound (see :class:`SimpleScores`)."""
     w, e, t = WORK.c, EXTENSIONS.c, QuestionThread.__table__.c
@@ -364,7 +370,9 @@ def _simple_statements(dialect: str) -> tuple[Select[Any], Select[Any], Select[A
         bindparam("classmate_cents", type_=Integer), w.on_time_classmates,
         case((classmates == 0, 1), else_=classmates)))
     joined = needs.join(WORK, and_(w.course == bindparam("course"), w.post_id == n.post_id))
-    if dialect == "postgresql":
+    if by_lesson:  # every row, its cents when simple (NULL otherwise): tested in the list
+        sums = select(w.author_id, w.post_id, case((and_(*terms), cents))).select_from(joined)
+    elif dialect == "postgresql":
         # Tested in the sums, not in WHERE: PostgreSQL cannot estimate a test between two
         # columns (it guessed 97 rows of 19,459 and compared every row with every post).
         simple = and_(*terms)
@@ -498,10 +506,16 @@ class ReportStore(Store):
             extended = {(e.user_id, e.lesson): e.due_at for e in await session.scalars(
                 select(Extension).where(Extension.course == course))}
             if summed is not None:
-                sums, others, not_due = _simple_statements(self._dialect)
+                sums, others, not_due = _simple_statements(self._dialect, summed.by_lesson)
                 params = summed.params(course, min_words)
-                summed.sums = {a: (int(c), int(n))
-                               for a, c, n in await session.execute(sums, params)}
+                if summed.by_lesson:
+                    summed.scored = {}
+                    for a, p, c in await session.execute(sums, params):
+                        if c is not None:
+                            summed.scored.setdefault(a, {})[p] = int(c)
+                else:
+                    summed.sums = {a: (int(c), int(n))
+                                   for a, c, n in await session.execute(sums, params)}
                 rows = list((await session.execute(others, params)).all())
                 rows += (await session.execute(not_due, params)).all()
             else:

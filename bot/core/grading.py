@@ -376,13 +376,15 @@ def class_totals(
     now: dt.datetime | None = None,
     dues: Mapping[int, Mapping[str, dt.datetime]] | None = None,
     summed: Mapping[int, tuple[int, int]] | None = None,
+    scored: Mapping[int, Mapping[int, int]] | None = None,
 ) -> dict[int, tuple[Decimal, Decimal]]:
     """Each student's (total, possible) as :func:`grade_class` gives them, without reasons.
 
     The quick path for a whole class's report: the same arithmetic (:func:`_numbers`), the
     same drops, none of the sentences. ``summed`` (with no lesson dropped) gives, per student,
     the cents of graded lessons already scored in SQL (:func:`quick_scores`' rows) and how
-    many: ``work`` then holds only the other rows.
+    many: ``work`` then holds only the other rows. ``scored`` gives such cents lesson by
+    lesson instead (student -> post id -> cents), for a policy that drops lessons.
     """
     if summed is not None:
         return _summed_totals(students, lessons, work, policy, now, dues or {}, summed)
@@ -393,25 +395,35 @@ def class_totals(
     lesson_cents = _cents(policy.points_per_lesson)
     simple = _simple_scores(lessons, policy)
     totals = {}
-    for user in sorted(set(students) | set(by_student)):
+    scored_in_sql = scored or {}
+    # Most lessons of most students: the post's own state, and cents from SQL or nothing.
+    default_states = [_state(lesson.due_at, now) for lesson in lessons]
+    post_ids = [lesson.post_id for lesson in lessons]
+    for user in sorted(set(students) | set(by_student) | set(scored_in_sql)):
         own = extended.get(user, {})
         rows = by_student.get(user, {})
-        states: list[LessonState] = []
-        cents: list[int] = []
-        for lesson, (question_cents, classmate_cents) in zip(lessons, simple, strict=True):
-            found = rows.get(lesson.post_id)
-            due = found.due_at if found is not None else own.get(lesson.lesson, lesson.due_at)
-            states.append(_state(due, now))
-            if found is None or not found.replies:
-                cents.append(0)
-            elif (found.late_questions or found.late_classmates
-                  or policy.clumping is not None):
-                cents.append(_numbers(lesson, found, due, policy, explain=False).total)
-            else:  # nothing late, no clumping: two table look-ups (what _numbers works out)
-                cents.append(question_cents[min(found.on_time_questions,
-                                                len(question_cents) - 1)]
-                             + classmate_cents[min(found.on_time_classmates,
-                                                   len(classmate_cents) - 1)])
+        in_sql = scored_in_sql.get(user, {})
+        states: list[LessonState] = list(default_states)
+        cents: list[int] = [in_sql.get(post_id, 0) for post_id in post_ids]
+        if rows or own:
+            for i, lesson in enumerate(lessons):
+                found = rows.get(lesson.post_id)
+                if found is None and lesson.lesson not in own:
+                    continue
+                due = (found.due_at if found is not None
+                       else own.get(lesson.lesson, lesson.due_at))
+                states[i] = _state(due, now)
+                if found is None or not found.replies:
+                    continue
+                if (found.late_questions or found.late_classmates
+                        or policy.clumping is not None):
+                    cents[i] = _numbers(lesson, found, due, policy, explain=False).total
+                else:  # nothing late, no clumping: two look-ups (what _numbers works out)
+                    question_cents, classmate_cents = simple[i]
+                    cents[i] = (question_cents[min(found.on_time_questions,
+                                                   len(question_cents) - 1)]
+                                + classmate_cents[min(found.on_time_classmates,
+                                                      len(classmate_cents) - 1)])
         for i in _dropped(states, cents, policy.drop_lowest):
             states[i] = "dropped"
         counted = [c for c, state in zip(cents, states, strict=True) if state == "graded"]
