@@ -262,3 +262,27 @@ def test_import_of_a_page_that_is_not_utf8_or_too_large_says_so(
         f"{huge}: the page is 5.0 MiB; Seminar reads files of at most 4 MiB: is it the right "
         "file?",
     ]
+
+
+def test_grades_explains_each_thing_it_cannot_use(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(setup)
+    policy = setup.parent / "new.yaml"
+    assert main(["grades", "--config", config, "--course", "math", "--policy",
+                 str(policy)]) == 1
+    assert "no course named 'math'" in capsys.readouterr().err
+    assert main(["grades", "--config", config, "--course", "history-101", "--policy",
+                 str(policy)]) == 1
+    assert capsys.readouterr().err == f"{policy}: no such policy file\n"
+    policy.write_text("points_per_lesson: 10\nclassmates: 2\n", encoding="utf-8")
+    assert main(["grades", "--config", config, "--course", "history-101", "--policy",
+                 str(policy)]) == 1
+    assert capsys.readouterr().err == (
+        f"{policy}:1: grading: classmates is 2 but classmate_points is 0: say how many of the "
+        "lesson's points replying to classmates is worth\n")
+    policy.write_text("points_per_lesson: 5\n", encoding="utf-8")
+    assert main(["grades", "--config", config, "--course", "history-101", "--policy",
+                 str(policy)]) == 1
+    err = capsys.readouterr().err
+    assert "there is no database at" in err and "Traceback" not in err

@@ -517,7 +517,8 @@ def load_policy(path: Path) -> GradingSettings:
             loc = (*prefix, *error["loc"])
             line = positions.line_of(loc)
             where = f"{path}:{line}" if line is not None else str(path)
-            problems.append(f"{where}: {field_name(loc) or 'policy'}: {_error_message(error)}")
+            name = field_name(loc) if loc else "grading"
+            problems.append(f"{where}: {name}: {_error_message(error)}")
         raise ConfigError(problems) from None
 
 
