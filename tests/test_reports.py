@@ -19,6 +19,7 @@ from bot.core.reports import (
     CheckpointDeadline,
     LessonLine,
     ReminderOutcome,
+    StudentStats,
     StudentSummary,
     chart_png,
     checkpoint_deadlines,
@@ -450,3 +451,27 @@ def test_the_teacher_sees_who_replied_and_has_not_been_answered() -> None:
     pages = table_pages(summaries, title="Participation", max_chars=300, footer=line)
     assert len(pages) > 1
     assert pages[-1].endswith(line) and not any(line in page for page in pages[:-1])
+
+
+def test_mystats_with_many_graded_lessons_keeps_the_latest_and_says_how_many_are_left_out(
+) -> None:
+    from decimal import Decimal
+
+    from bot.core.grading import CourseGrade, LessonScore
+
+    due = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    scores = tuple(
+        LessonScore(f"l{i:02d}", f"Lesson {i:02d} " + "x" * 60, Decimal(i % 10), Decimal(10),
+                    ("answered 1 of 1 question required ✔ 10/10", "on time"), due)
+        for i in range(40))
+    summary = StudentSummary(7, "Ann", "replied", replies=40,
+                             grade=CourseGrade(7, scores))
+    text = stats_text(StudentStats(summary), "Biology")
+    lines = text.split("\n")
+    assert len(text) <= 2000
+    assert lines[2].startswith("**Total: ")
+    left_out = int(lines[4].split()[1])
+    assert lines[4] == f"… {left_out} earlier lessons not listed"
+    shown = [line for line in lines[5:]]
+    assert len(shown) == 40 - left_out and shown[-1].startswith("• **Lesson 39 ")
+    assert [line.split()[2] for line in shown] == [f"{i:02d}" for i in range(left_out, 40)]

@@ -684,6 +684,8 @@ def stats_text(
     if lesson_lines:
         lines.append("**Per lesson**")
     text = "\n".join(lines)
+    if summary.grade is not None and graded:
+        return _latest_that_fit(text, lesson_lines, max_chars)
     for index, entry in enumerate(lesson_lines):
         rest = len(lesson_lines) - index
         more = f"\n… and {_plural(rest, 'more lesson', 'more lessons')}"
@@ -691,6 +693,23 @@ def stats_text(
             return text + more
         text += "\n" + entry
     return _truncate(text, max_chars)
+
+
+def _latest_that_fit(text: str, entries: Sequence[str], max_chars: int) -> str:
+    """``text`` and the most recent entries that fit, in order, after a line saying how many
+    earlier ones are left out (the latest lessons are the ones a student acts on)."""
+    room = max_chars - len(f"\n… {len(entries)} earlier lessons not listed")
+    kept: list[str] = []
+    used = len(text)
+    for entry in reversed(entries):
+        if used + 1 + len(entry) > (room if len(kept) + 1 < len(entries) else max_chars):
+            break
+        kept.append(entry)
+        used += 1 + len(entry)
+    left_out = len(entries) - len(kept)
+    note = [f"… {_plural(left_out, 'earlier lesson', 'earlier lessons')} not listed"]
+    return _truncate("\n".join([text, *(note if left_out else []), *reversed(kept)]),
+                     max_chars)
 
 
 def reminder_texts(
