@@ -1,4 +1,5 @@
-"""The ``seminar`` command line: run, check, preview, import, schedule, export, grades, db, sync.
+"""The ``seminar`` command line: run, check, preview, import, schedule, export, grades, roster,
+db, sync.
 
 Every command turns a known problem (a broken config or lesson file, a missing token) into
 sentences on stderr and exit code 1; no traceback reaches the teacher.
@@ -313,6 +314,39 @@ def cmd_grades(args: argparse.Namespace) -> int:
     return 0
 
 
+FIELD_NAMES = {"name": "name", "lms_id": "LMS id", "sis_id": "SIS id", "login": "login",
+               "email": "e-mail", "section": "section"}
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    """Import a course's roster from the file the school's LMS exports."""
+    import asyncio
+
+    from bot.core.roster import RosterError
+    from bot.gradebook import import_roster
+
+    settings = _settings(args)
+    _course(settings, args)
+    path = Path(args.file)
+    try:
+        roster, outcome = asyncio.run(import_roster(settings.database.url, args.course, path))
+    except RosterError as exc:
+        raise ConfigError(exc.problems) from None
+    changes = [f"{outcome.added} new", f"{outcome.updated} updated"]
+    if outcome.returned:
+        changes.append(f"{outcome.returned} back")
+    changes.append(f"{outcome.unchanged} unchanged")
+    print(f"Imported the roster of {args.course} from {path} ({roster.kind}): "
+          f"{len(roster.students)} student(s): {', '.join(changes)}.")
+    if outcome.left:
+        print(f"  {outcome.left} student(s) no longer in the file: kept with their records, "
+              "marked as left.")
+    used = ", ".join(f"{heading} -> {FIELD_NAMES[field]}"
+                     for field, heading in roster.columns.items())
+    print(f"  Columns read: {used}.")
+    return 0
+
+
 def _student_id(text: str) -> int:
     from bot.core.limits import MAX_SNOWFLAKE
 
@@ -385,6 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
     grades.add_argument("--policy", required=True, metavar="FILE",
                         help="a YAML file with the new grading: settings")
     grades.set_defaults(func=cmd_grades)
+
+    roster = command("roster", help="import a course's roster from the school's LMS")
+    roster.add_argument("action", choices=["import"],
+                        help="import: read the roster file (Canvas's gradebook export, or a "
+                             "CSV with names and student ids or logins)")
+    roster.add_argument("file", metavar="FILE", help="the roster file (CSV)")
+    roster.add_argument("--course", required=True, metavar="KEY", help="the course's key")
+    roster.set_defaults(func=cmd_roster)
 
     db = command("db", help="manage the database (db upgrade)")
     db.add_argument("action", choices=["upgrade"],

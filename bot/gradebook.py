@@ -20,11 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core import grading, reports
 from bot.core.calendar import to_utc
 from bot.core.config import CourseSettings, GradingSettings
+from bot.core.roster import Roster, RosterError, parse_roster
+from bot.core.yamlfile import FileProblem, read_text
 from storage.engine import create_engine, create_sessionmaker
-from storage.migrate import current_revision, head_revision
+from storage.migrate import current_revision, head_revision, upgrade_engine
 from storage.records import LessonWork, ReplyRecord, StudentTotals
 from storage.reports import SimpleScores
 from storage.repository import Repository
+from storage.roster import ImportOutcome
 
 
 async def class_list(repo: Repository, course_key: str) -> dict[int, str]:
@@ -307,3 +310,28 @@ async def export_from_database(
         return reports.to_csv(summaries, course.grading), len(summaries)
     finally:
         await engine.dispose()
+
+
+async def import_roster(url: str, course_key: str, path: Path, *,
+                        now: dt.datetime | None = None) -> tuple[Roster, ImportOutcome]:
+    """``seminar roster import``: read a roster file and make it the course's roster.
+
+    The database is created or upgraded first (as at start-up); the import is written to the
+    course's audit log. :class:`~bot.core.roster.RosterError` says what is wrong with a file.
+    """
+    try:
+        text = read_text(path, "roster file")
+    except FileProblem as exc:
+        raise RosterError([str(exc)]) from None
+    roster = parse_roster(text, str(path))
+    engine = create_engine(url)
+    try:
+        await upgrade_engine(engine)
+        repo = Repository(create_sessionmaker(engine))
+        outcome = await repo.roster.import_students(course_key, roster.students, now=now)
+        await repo.audit.add(course_key, None, "roster import",
+                             f"{path.name}: {len(roster.students)} students, {outcome.added} "
+                             f"new, {outcome.left} left", at=now)
+    finally:
+        await engine.dispose()
+    return roster, outcome

@@ -301,3 +301,29 @@ class LessonWorkRow(Base):
     edited_after_due: Mapped[int] = mapped_column(Integer, default=0)
     deleted_after_due: Mapped[int] = mapped_column(Integer, default=0)
     late_items: Mapped[str | None] = mapped_column(Text)
+
+
+class RosterEntry(Base):
+    """One student of a course's roster, imported from the school's LMS.
+
+    ``key`` identifies them from one import to the next (``sis:...``, ``id:...``); ``user_id``
+    is the Discord member linked to them, if any. A student no longer in the LMS's export is
+    kept, with ``left_at`` set.
+    """
+
+    __tablename__ = "roster"
+    __table_args__ = (
+        UniqueConstraint("course", "user_id", name="uq_roster_member"),
+    )
+
+    course: Mapped[str] = mapped_column(String(50), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    lms_id: Mapped[str] = mapped_column(String(200), default="")
+    sis_id: Mapped[str] = mapped_column(String(200), default="")
+    login: Mapped[str] = mapped_column(String(300), default="")
+    email: Mapped[str] = mapped_column(String(300), default="")
+    section: Mapped[str] = mapped_column(String(300), default="")
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

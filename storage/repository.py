@@ -23,6 +23,7 @@ from storage.posts import PostStore
 from storage.reminders import ReminderStore
 from storage.replies import ReplyStore
 from storage.reports import ReportStore
+from storage.roster import RosterStore
 from storage.state import StateStore
 from storage.work import WorkStore
 
@@ -43,7 +44,8 @@ class HoldsStudentData(Protocol):
 
 
 class Repository:
-    """The database's stores: posts, replies, reports, reminders, audit, state, extensions."""
+    """The database's stores: posts, replies, reports, reminders, audit, state, extensions,
+    the kept grading counts and the roster."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -55,11 +57,13 @@ class Repository:
         self.state = StateStore(sessions)
         self.extensions = ExtensionStore(sessions)
         self.work = WorkStore()
+        self.roster = RosterStore(sessions)
 
     @property
     def student_stores(self) -> tuple[HoldsStudentData, ...]:
         """Every store that holds a student's data."""
-        return (self.replies, self.reminders, self.audit, self.extensions, self.work)
+        return (self.replies, self.reminders, self.audit, self.extensions, self.work,
+                self.roster)
 
     async def export_student(self, course: str, user_id: int) -> StudentData:
         """Everything recorded about one student in a course, table by table."""
@@ -82,4 +86,6 @@ class Repository:
         async with self.sessions.begin() as session:
             deleted = await self.replies.purge_older_than(session, course, cutoff)
             await self.reminders.purge_older_than(session, course, cutoff)
+            # A student who left the roster longer ago than the retention is purged too.
+            await self.roster.purge_left_before(session, course, cutoff)
         return deleted

@@ -286,3 +286,38 @@ def test_grades_explains_each_thing_it_cannot_use(
                  str(policy)]) == 1
     err = capsys.readouterr().err
     assert "there is no database at" in err and "Traceback" not in err
+
+
+def test_roster_import_reads_the_lms_file_and_says_what_changed(
+    setup: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = setup.parent / "with-db.yaml"
+    config.write_text(CONFIG + f"database:\n  url: sqlite+aiosqlite:///{setup.parent}/s.db\n",
+                      encoding="utf-8")
+    grades = setup.parent / "grades.csv"
+    grades.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n"
+                      "    Points Possible,,,,\n"
+                      '"Doe, Jane",1001,S-1,jdoe,P2\n"Roe, John",1002,S-2,jroe,P2\n',
+                      encoding="utf-8-sig")
+    argv = ["roster", "import", str(grades), "--course", "history-101", "--config", str(config)]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert out.splitlines() == [
+        f"Imported the roster of history-101 from {grades} (Canvas gradebook export): "
+        "2 student(s): 2 new, 0 updated, 0 unchanged.",
+        "  Columns read: Student -> name, ID -> LMS id, SIS User ID -> SIS id, "
+        "SIS Login ID -> login, Section -> section.",
+    ]
+    grades.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n"
+                      '"Doe, Jane",1001,S-1,jdoe,P3\n', encoding="utf-8")
+    code, out, _ = run(capsys, *argv)
+    assert (code, out.splitlines()[:2]) == (0, [
+        f"Imported the roster of history-101 from {grades} (Canvas gradebook export): "
+        "1 student(s): 0 new, 1 updated, 0 unchanged.",
+        "  1 student(s) no longer in the file: kept with their records, marked as left."])
+    grades.write_text("First,Last\nJane,Doe\n", encoding="utf-8")
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and err.startswith(f"{grades}: no roster columns recognised: ")
+    code, _, err = run(capsys, "roster", "import", str(setup.parent / "none.csv"), "--course",
+                       "history-101", "--config", str(config))
+    assert code == 1 and "none.csv: cannot read the file" in err

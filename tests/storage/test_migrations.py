@@ -26,6 +26,7 @@ TABLES = {
     "bot_state",
     "extensions",
     "lesson_work",
+    "roster",
     "lesson_posts",
     "question_threads",
     "reminder_opt_outs",

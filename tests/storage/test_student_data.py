@@ -6,6 +6,7 @@ import re
 
 from sqlalchemy import select
 
+from bot.core.roster import parse_roster
 from storage.models import Base
 from tests.databases import TestDatabase
 from tests.storage.test_replies import ALICE, BOB, HOUR, T0, new_reply, post_lesson
@@ -41,6 +42,10 @@ async def test_a_student_is_exported_from_every_store_and_then_forgotten_everywh
     await repo.reminders.set_opt_out("hist", ALICE, True)
     await repo.audit.add("hist", ALICE, "reminders_off")
     await repo.audit.add("hist", BOB, "reminders_off")
+    await repo.roster.import_students("hist", parse_roster(
+        "Name,Login\nAlice A.,alice\nBob B.,bob\n").students, now=T0)
+    assert await repo.roster.link("hist", "login:alice", ALICE)
+    assert await repo.roster.link("hist", "login:bob", BOB)
     await repo.extensions.grant("hist", "rome", ALICE, T0 + 3 * HOUR, granted_by=9)
     await repo.extensions.grant("hist", "rome", BOB, T0 + 3 * HOUR, granted_by=9)
 
