@@ -241,11 +241,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     course = _course(settings, args)
     if args.student is not None and args.lesson is not None:
         raise UsageError("--student exports everything about one student: leave out --lesson")
+    if args.student is not None and args.format != "csv":
+        raise UsageError("--student writes one student's records as CSV: leave out --format")
     try:
         check_database_file(settings.database.url)
         data, rows = asyncio.run(export_from_database(
             settings.database.url, args.course, course, lesson=args.lesson,
-            student=args.student, titles=_titles(settings)))
+            student=args.student, titles=_titles(settings), file_format=args.format))
     except ExportError as exc:
         raise UsageError(str(exc)) from None
     if args.output == "-":
@@ -259,7 +261,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     what = (f"{rows} recorded repl{'y' if rows == 1 else 'ies'} of student {args.student}"
             if args.student is not None else f"{rows} student(s)")
     print(f"wrote {args.output}: {what}")
-    if args.student is None:
+    if args.student is None and args.format == "csv":
         print("  spreadsheets: import the user_id column as Text so the ids stay exact")
     return 0
 
@@ -411,7 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--student", type=_student_id, metavar="ID",
                         help="everything recorded about this student's replies (their data)")
     export.add_argument("-o", "--output", required=True, metavar="FILE",
-                        help="the CSV file to write, or - for standard output")
+                        help="the file to write, or - for standard output")
+    export.add_argument("--format", choices=["csv", "xlsx"], default="csv",
+                        help="csv (default) or xlsx: a workbook with a sheet of totals and "
+                             "one per lesson, ids as text")
     export.set_defaults(func=cmd_export)
 
     grades = command("grades", help="preview a new grading policy: whose grade would change")

@@ -287,8 +287,10 @@ async def export_from_database(
     student: int | None = None,
     now: dt.datetime | None = None,
     titles: Mapping[str, str] | None = None,
+    file_format: str = "csv",
 ) -> tuple[bytes, int]:
-    """``seminar export``: the gradebook CSV (or one student's data) and its number of rows.
+    """``seminar export``: the gradebook (CSV or ``xlsx``; or one student's data as CSV) and
+    its number of rows.
 
     Offline there is no member list, so the course's past repliers stand in for the roster:
     a lesson's gradebook lists everyone who replied anywhere in the course. Call
@@ -307,7 +309,7 @@ async def export_from_database(
         await sync_extensions(repo, course_key, course)
         summaries = await course_report(repo, course_key, course, None, lesson=lesson, now=now,
                                         titles=titles)
-        return reports.to_csv(summaries, course.grading), len(summaries)
+        return gradebook_file(summaries, course, file_format), len(summaries)
     finally:
         await engine.dispose()
 
@@ -335,3 +337,15 @@ async def import_roster(url: str, course_key: str, path: Path, *,
     finally:
         await engine.dispose()
     return roster, outcome
+
+
+#: The gradebook's file formats, by the name a teacher picks.
+FORMATS = ("csv", "xlsx")
+
+
+def gradebook_file(summaries: list[reports.StudentSummary], course: CourseSettings,
+                   file_format: str) -> bytes:
+    """The gradebook in a format: ``csv`` (one row per student) or ``xlsx`` (a workbook)."""
+    if file_format == "xlsx":
+        return reports.to_xlsx(summaries)
+    return reports.to_csv(summaries, course.grading)

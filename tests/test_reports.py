@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import re
 from dataclasses import replace
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -455,7 +456,6 @@ def test_the_teacher_sees_who_replied_and_has_not_been_answered() -> None:
 
 def test_mystats_with_many_graded_lessons_keeps_the_latest_and_says_how_many_are_left_out(
 ) -> None:
-    from decimal import Decimal
 
     from bot.core.grading import CourseGrade, LessonScore
 
@@ -475,3 +475,38 @@ def test_mystats_with_many_graded_lessons_keeps_the_latest_and_says_how_many_are
     shown = [line for line in lines[5:]]
     assert len(shown) == 40 - left_out and shown[-1].startswith("• **Lesson 39 ")
     assert [line.split()[2] for line in shown] == [f"{i:02d}" for i in range(left_out, 40)]
+
+
+def test_the_workbook_keeps_ids_as_text_names_as_written_and_a_sheet_per_lesson() -> None:
+    import io as io_
+
+    from openpyxl import load_workbook
+
+    from bot.core.grading import CourseGrade, LessonScore
+    from bot.core.reports import to_xlsx
+
+    due = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    rome = LessonScore("rome", "Rome: the [first] day?", Decimal("7.5"), Decimal(10),
+                       ("answered 1 of 2 questions required 7.5/10", "on time"), due)
+    greece = LessonScore("greece", "Greece", Decimal(0), Decimal(10), ("no reply",), due,
+                         state="open")
+    big_id = 123456789012345678
+    summaries = [
+        StudentSummary(big_id, "=HYPERLINK(\"http://x\")", "replied", replies=2, words=40,
+                       grade=CourseGrade(big_id, (rome, greece))),
+        StudentSummary(7, "Zoë", "missing", grade=CourseGrade(7, (
+            LessonScore("rome", "Rome: the [first] day?", Decimal(0), Decimal(10),
+                        ("no reply",), due), greece))),
+    ]
+    book = load_workbook(io_.BytesIO(to_xlsx(summaries)))
+    assert book.sheetnames == ["Totals", "Rome the first day", "Greece"]
+    totals = [[c.value for c in row] for row in book["Totals"].iter_rows()]
+    assert totals[0][:5] == ["user_id", "display_name", "grade", "points_possible", "status"]
+    assert totals[1][:5] == [str(big_id), "=HYPERLINK(\"http://x\")", 7.5, 10, "replied"]
+    assert book["Totals"]["A2"].data_type == "s" and book["Totals"]["B2"].data_type == "s"
+    assert totals[2][:5] == ["7", "Zoë", 0, 10, "missing"]
+    rome_rows = [[c.value for c in row] for row in book["Rome the first day"].iter_rows()]
+    assert rome_rows[1] == [str(big_id), "=HYPERLINK(\"http://x\")", 7.5, 10, "yes",
+                            "answered 1 of 2 questions required 7.5/10, on time"]
+    assert [[c.value for c in row] for row in book["Greece"].iter_rows()][2][4] == (
+        "not yet due")

@@ -263,14 +263,20 @@ class TeacherCog(commands.Cog):
 
     # --- /participation export ---------------------------------------------------------------
 
-    @participation.command(name="export", description="A gradebook CSV: one row per student.")
+    @participation.command(name="export",
+                           description="The gradebook: a CSV or an Excel workbook.")
     @app_commands.describe(
-        lesson="Only this lesson (pick one as you type); leave it out for the whole course.")
+        lesson="Only this lesson (pick one as you type); leave it out for the whole course.",
+        format="csv (one row per student) or xlsx (totals, and a sheet per lesson with the "
+               "reasons)")
+    @app_commands.choices(format=[app_commands.Choice(name=f, value=f)
+                                  for f in gradebook.FORMATS])
     @teacher_only()
     async def export(
-        self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None
+        self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None,
+        format: str = "csv",
     ) -> None:
-        """Attach the course's (or a lesson's) gradebook CSV."""
+        """Attach the course's (or a lesson's) gradebook, as CSV or a workbook."""
         key, course = course_of(interaction)
         slug = lesson.slug if lesson is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -279,17 +285,20 @@ class TeacherCog(commands.Cog):
         summaries = await gradebook.course_report(
             repo, key, course, roster_of(interaction.guild, course), lesson=slug,
             now=discord.utils.utcnow(), titles=titles)
-        data = reports.to_csv(summaries, course.grading)
-        filename = render.truncate(f"{key}-{slug or 'course'}-participation.csv",
+        data = gradebook.gradebook_file(summaries, course, format)
+        filename = render.truncate(f"{key}-{slug or 'course'}-participation.{format}",
                                    render.ATTACHMENT_NAME_LIMIT)
         what = f"“{lesson_title(self.bot, slug)}”" if slug else "the whole course"
         # Logged before it is sent: an export that reached the teacher is always in the log.
         await repo.audit.add(key, interaction.user.id, "export",
-                         f"participation CSV of {slug or 'the course'}: {len(summaries)} rows")
+                         f"participation {format.upper()} of {slug or 'the course'}: "
+                         f"{len(summaries)} rows")
         await interaction.followup.send(
             f"Gradebook for {render.escape_for_discord(what, max_length=120)}: "
-            f"{len(summaries)} student(s), one row each. When you import it into a "
-            "spreadsheet, set the user_id column to Text so the long ids stay exact.",
+            f"{len(summaries)} student(s), one row each."
+            + (" When you import it into a spreadsheet, set the user_id column to Text so the "
+               "long ids stay exact." if format == "csv" else
+               " Ids are stored as text; each lesson has a sheet with the reasons."),
             file=discord.File(io.BytesIO(data), filename=filename), ephemeral=True)
 
     # --- /extend ------------------------------------------------------------------------------

@@ -28,12 +28,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.calendar import to_utc
@@ -450,6 +451,80 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
                         "\n".join([*lines, grade.summary()])])
         writer.writerow(row)
     return out.getvalue().encode("utf-8-sig")
+
+
+# --- spreadsheet -----------------------------------------------------------------------------
+
+#: Excel's limit on a sheet's name, and the characters it refuses in one.
+SHEET_NAME_LIMIT = 31
+_SHEET_NAME_REFUSED = re.compile(r"[\[\]:*?/\\]")
+XLSX_TOTAL_COLUMNS: tuple[str, ...] = (
+    "user_id", "display_name", "grade", "points_possible", "status", *CSV_COLUMNS[2:10])
+
+
+def _sheet_name(title: str, taken: set[str]) -> str:
+    r"""A sheet name Excel takes: at most 31 characters, none of []:*?/\, unique."""
+    base = " ".join(_SHEET_NAME_REFUSED.sub(" ", one_line(title)).split()).strip("'")
+    base = base or "Lesson"
+    name, n = base[:SHEET_NAME_LIMIT], 2
+    while name.casefold() in taken:
+        suffix = f" ({n})"
+        name, n = base[: SHEET_NAME_LIMIT - len(suffix)] + suffix, n + 1
+    taken.add(name.casefold())
+    return name
+
+
+def to_xlsx(summaries: Sequence[StudentSummary]) -> bytes:
+    """The gradebook as an Excel workbook: a sheet of totals, then one per lesson.
+
+    Ids are text (a spreadsheet shows all 18-19 digits, never ``1.23E+17``); a name that
+    starts with ``=`` stays a name, never a formula. Each lesson sheet has every student's
+    score, what it is out of, whether it counts, and its reasons.
+    """
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    totals = book.active
+    assert totals is not None
+    totals.title = "Totals"
+    taken = {"totals"}
+
+    def put(sheet: Any, row: Sequence[object]) -> None:
+        sheet.append(list(row))
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text as written: "=1+1" is not run
+                cell.number_format = "@"
+
+    put(totals, XLSX_TOTAL_COLUMNS)
+    lessons: dict[str, Any] = {}
+    for s in summaries:
+        grade = s.grade
+        put(totals, [str(s.user_id), s.display_name,
+                     _csv_number(grade.total) if grade else None,
+                     _csv_number(grade.possible) if grade else None, s.status, s.replies,
+                     s.substantive_replies, s.words, s.questions_answered, s.peer_replies,
+                     s.late_replies, s.on_time_replies,
+                     _utc_iso(s.first_reply_at) or None])
+        for score in grade.lessons if grade else ():
+            sheet = lessons.get(score.lesson)
+            if sheet is None:
+                sheet = lessons[score.lesson] = book.create_sheet(
+                    _sheet_name(score.title, taken))
+                put(sheet, ["user_id", "display_name", "score", "points_possible", "counts",
+                            "explanation"])
+            put(sheet, [str(s.user_id), s.display_name, _csv_number(score.points),
+                        _csv_number(score.possible),
+                        {"graded": "yes", "open": "not yet due", "dropped": "dropped"}[
+                            score.state], ", ".join(score.reasons)])
+    for sheet in book.worksheets:
+        sheet.freeze_panes = "A2"
+        for index, width in enumerate((20, 28, 10, 14, 14, 80), 1):
+            sheet.column_dimensions[get_column_letter(index)].width = width
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 # --- chart -----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 from PIL import Image
 
 from bot.cli import main as seminar
@@ -309,6 +310,8 @@ async def test_export_attaches_a_gradebook_csv_and_is_audited(
         result = await invoke(emulator, room, room.teacher_id, "participation", "export")
         lesson = await invoke(emulator, room, room.teacher_id, "participation", "export",
                               lesson=SECOND)
+        workbook = await invoke(emulator, room, room.teacher_id, "participation", "export",
+                                format="xlsx")
         audit = await audit_log(bot.repository, COURSE, action="export")
 
     shown = result.final()
@@ -341,10 +344,19 @@ async def test_export_attaches_a_gradebook_csv_and_is_audited(
     ]
     assert (table["dave"]["grade"], table[EVE_NICK]["grade"]) == ("0", "0")
 
+    # The workbook: ids as text, the same grades, a sheet per lesson with the reasons.
+    [sheet_file] = workbook.final().attachments
+    assert sheet_file["filename"] == f"{COURSE}-course-participation.xlsx"
+    book = load_workbook(io.BytesIO(sheet_file["content"]))
+    assert book.sheetnames == ["Totals", "Stalin’s Crimes and Russia’s Fu", SECOND_TITLE]
+    totals = {row[1]: row for row in book["Totals"].iter_rows(min_row=2, values_only=True)}
+    assert totals["carol"][:4] == (str(room.students["carol"]), "carol", 10, 10)
+    assert "Ids are stored as text" in workbook.final().content
     only_second = {row["display_name"]: row["status"] for row in
                    read_csv(lesson.final().attachments[0]["content"])}
     assert only_second["dave"] == "replied" and only_second["alice"] == "missing"
     assert [(e.actor_id, e.detail) for e in audit] == [
+        (room.teacher_id, "participation XLSX of the course: 6 rows"),
         (room.teacher_id, f"participation CSV of {SECOND}: 5 rows"),
         (room.teacher_id, "participation CSV of the course: 6 rows"),
     ]
