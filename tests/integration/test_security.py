@@ -71,8 +71,9 @@ def teacher_invocations(commands: list[dict[str, Any]], student_id: int
     values = {STRING: SEED, USER: student_id, BOOLEAN: True}
 
     def filled(options: list[dict[str, Any]], every: bool) -> dict[str, Any]:
-        return {o["name"]: values[o["type"]] for o in options
-                if every or o.get("required")}
+        # An option with choices takes its first (Discord refuses any other value).
+        return {o["name"]: o["choices"][0]["value"] if o.get("choices") else values[o["type"]]
+                for o in options if every or o.get("required")}
 
     for command in commands:
         if command.get("default_member_permissions") is None:
