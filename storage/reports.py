@@ -397,6 +397,31 @@ def _kept_columns(*, times: bool) -> list[Any]:
     return [*columns, w.first_at, w.last_at] if times else columns
 
 
+@dataclass(frozen=True, slots=True)
+class _Dues:
+    """A course's posts (lesson, due time) and its students' extensions: whose due time when.
+
+    Called with a student and a post: their due time, and whether it is their own.
+    """
+
+    posts: dict[int, tuple[str, dt.datetime | None]]
+    extended: dict[tuple[int, str], dt.datetime]
+
+    @classmethod
+    async def of(cls, session: AsyncSession, course: str) -> _Dues:
+        posts = {p.id: (p.lesson, p.due_at) for p in (await session.execute(
+            select(LessonPost.id, LessonPost.lesson, LessonPost.due_at)
+            .where(LessonPost.course == course))).all()}
+        extended = {(e.user_id, e.lesson): e.due_at for e in await session.scalars(
+            select(Extension).where(Extension.course == course))}
+        return cls(posts, extended)
+
+    def __call__(self, author: int, post_id: int) -> tuple[dt.datetime | None, bool]:
+        lesson, post_due = self.posts.get(post_id, ("", None))
+        own = self.extended.get((author, lesson))
+        return (own, True) if own is not None else (post_due, False)
+
+
 class ReportStore(Store):
     """Totals per student and per lesson (deleted replies never count)."""
 
@@ -500,11 +525,8 @@ class ReportStore(Store):
         if summed is not None and (lesson is not None or author_id is not None or times):
             raise ValueError("only a whole course's totals are summed, without times")
         async with self._sessions() as session:
-            posts = {p.id: (p.lesson, p.due_at) for p in (await session.execute(
-                select(LessonPost.id, LessonPost.lesson, LessonPost.due_at)
-                .where(LessonPost.course == course))).all()}
-            extended = {(e.user_id, e.lesson): e.due_at for e in await session.scalars(
-                select(Extension).where(Extension.course == course))}
+            due = await _Dues.of(session, course)
+            posts, extended = due.posts, due.extended
             if summed is not None:
                 sums, others, not_due = _simple_statements(self._dialect, summed.by_lesson)
                 params = summed.params(course, min_words)
@@ -526,11 +548,6 @@ class ReportStore(Store):
                 if author_id is not None:
                     kept = kept.where(w.author_id == author_id)
                 rows = list((await session.execute(kept)).all())
-
-        def due(author: int, post_id: int) -> tuple[dt.datetime | None, bool]:
-            lesson_name, post_due = posts.get(post_id, ("", None))
-            own = extended.get((author, lesson_name))
-            return (own, True) if own is not None else (post_due, False)
 
         # The hot loop of a report: plain tuples, each post's due time looked up once.
         post_due = {p: due_at for p, (_, due_at) in posts.items()}
@@ -599,17 +616,7 @@ class ReportStore(Store):
         if author_id is not None:
             deleted = deleted.where(r.author_id == author_id)
         async with self._sessions() as session:
-            posts = {p.id: (p.lesson, p.due_at) for p in (await session.execute(
-                select(LessonPost.id, LessonPost.lesson, LessonPost.due_at)
-                .where(LessonPost.course == course))).all()}
-            extended = {(e.user_id, e.lesson): e.due_at for e in await session.scalars(
-                select(Extension).where(Extension.course == course))}
-
-            def due(author: int, post_id: int) -> tuple[dt.datetime | None, bool]:
-                lesson_name, post_due = posts.get(post_id, ("", None))
-                own = extended.get((author, lesson_name))
-                return (own, True) if own is not None else (post_due, False)
-
+            due = await _Dues.of(session, course)
             recounted = {(a, p) for a, p, at in await session.execute(deleted)
                          if (d := due(a, p)[0]) is not None and at is not None and at > d}
             rows = (await session.execute(per_lesson, params)).all()

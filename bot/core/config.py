@@ -459,22 +459,26 @@ def parse_settings(data: Any, source: str = "config", text: str | None = None) -
     return settings
 
 
-def load_settings(path: Path) -> Settings:
-    """Read and validate a config file; relative paths in it are relative to the file."""
+def _read_yaml(path: Path, what: str, *, missing: str) -> tuple[str, Any]:
+    """A YAML file's text and data; :class:`ConfigError` with one sentence if unreadable."""
     if not path.exists():
-        raise ConfigError(
-            [f"{path}: no such config file (copy config.example.yaml to {path} and edit it)"]
-        )
+        raise ConfigError([missing])
     try:
-        text = read_text(path, "config file")
+        text = read_text(path, what)
     except FileProblem as exc:
         raise ConfigError([str(exc)]) from None
     try:
-        data = load_yaml(text)
+        return text, load_yaml(text)
     except yaml.YAMLError as exc:
         line, problem = yaml_problem(exc, text)
         where = f"{path}:{line}" if line is not None else str(path)
         raise ConfigError([f"{where}: not valid YAML ({problem})"]) from None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a config file; relative paths in it are relative to the file."""
+    text, data = _read_yaml(path, "config file", missing=(
+        f"{path}: no such config file (copy config.example.yaml to {path} and edit it)"))
     settings = parse_settings(data, str(path), text)
     folder = settings.lessons.folder
     if not folder.is_absolute():
@@ -490,18 +494,7 @@ def load_policy(path: Path) -> GradingSettings:
 
     Raises :class:`ConfigError` naming the file, the line and the setting of each problem.
     """
-    if not path.exists():
-        raise ConfigError([f"{path}: no such policy file"])
-    try:
-        text = read_text(path, "policy file")
-    except FileProblem as exc:
-        raise ConfigError([str(exc)]) from None
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as exc:
-        line, problem = yaml_problem(exc, text)
-        where = f"{path}:{line}" if line is not None else str(path)
-        raise ConfigError([f"{where}: not valid YAML ({problem})"]) from None
+    text, data = _read_yaml(path, "policy file", missing=f"{path}: no such policy file")
     prefix: tuple[str, ...] = ()
     if isinstance(data, dict) and set(data) == {"grading"}:
         data, prefix = data["grading"], ("grading",)
