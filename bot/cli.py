@@ -8,6 +8,8 @@ sentences on stderr and exit code 1; no traceback reaches the teacher.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -449,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--slug names one lesson: give one page with it")
     try:
         result: int = args.func(args)
+        sys.stdout.flush()
     except (ConfigError, LessonError) as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -458,6 +461,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`seminar grades | head`): nothing more to say. What is
+        # still buffered goes nowhere, so that Python's own flush at exit has no pipe to fail.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return result
 
 

@@ -321,3 +321,25 @@ def test_roster_import_reads_the_lms_file_and_says_what_changed(
     code, _, err = run(capsys, "roster", "import", str(setup.parent / "none.csv"), "--course",
                        "history-101", "--config", str(config))
     assert code == 1 and "none.csv: cannot read the file" in err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    """``seminar schedule | head -n 1``: the pipe closes before the output is all written."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yaml"
+    entries = "".join(f"        - lesson: week-1\n          post_at: 2026-09-{d:02d} 09:00\n"
+                      for d in range(1, 29))
+    config.write_text(CONFIG.split("      entries:\n")[0] + "      entries:\n" + entries,
+                      encoding="utf-8")
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / "lessons" / "week-1.yaml").write_text(LESSON, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "schedule", "--all", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first line
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
