@@ -47,8 +47,10 @@ def _names(totals: list[StudentTotals]) -> dict[int, str]:
 async def _grading_inputs(
     repo: Repository, course_key: str, policy: GradingSettings, *, lesson: str | None,
     student: int | None, titles: Mapping[str, str] | None, keep: bool = True,
+    summed: SimpleScores | None = None,
 ) -> tuple[list[grading.GradedLesson], list[LessonWork], dict[int, dict[str, dt.datetime]]]:
-    """The posted lessons, the students' work and their extensions, as grading takes them."""
+    """The posted lessons, the students' work and their extensions, as grading takes them
+    (with ``summed``, the rows it scores in SQL are in it, not in the work)."""
     names = titles or {}
     posted = await repo.reports.posted_lessons(course_key)
     lessons = [grading.GradedLesson(p.post_id, p.lesson, names.get(p.lesson, p.lesson),
@@ -56,7 +58,7 @@ async def _grading_inputs(
                for p in posted if lesson is None or p.lesson == lesson]
     work = await repo.reports.work(course_key, min_words=policy.min_words, lesson=lesson,
                                    author_id=student, keep=keep,
-                                   times=policy.clumping is not None)
+                                   times=policy.clumping is not None, summed=summed)
     dues: dict[int, dict[str, dt.datetime]] = {}
     for extension in await repo.extensions.of_course(course_key):
         dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
@@ -73,20 +75,14 @@ async def grade_totals(
     lesson by lesson when the policy drops lessons (:func:`grading.quick_scores`); the rest go
     through :mod:`bot.core.grading`.
     """
-    posted = await repo.reports.posted_lessons(course_key)
-    lessons = [grading.GradedLesson(p.post_id, p.lesson, p.lesson, p.questions, p.due_at)
-               for p in posted]
     summed = None
     if policy.clumping is None:
         question_cents, classmate_cents = grading.part_cents(policy)
         summed = SimpleScores(question_cents, classmate_cents, policy.questions,
                               policy.classmates, now,
                               by_lesson=not grading.quick_scores(policy))
-    work = await repo.reports.work(course_key, min_words=policy.min_words,
-                                   times=policy.clumping is not None, summed=summed)
-    dues: dict[int, dict[str, dt.datetime]] = {}
-    for extension in await repo.extensions.of_course(course_key):
-        dues.setdefault(extension.user_id, {})[extension.lesson] = extension.due_at
+    lessons, work, dues = await _grading_inputs(repo, course_key, policy, lesson=None,
+                                                student=None, titles=None, summed=summed)
     if summed is not None and summed.by_lesson:
         return grading.class_totals(students, lessons, work, policy, now=now, dues=dues,
                                     scored=summed.scored)

@@ -2,8 +2,8 @@
 
 A student's due time is their extension's when they have one, else the lesson post's. The
 ``late`` mark of their replies follows it: granting an extension re-marks their replies to
-that lesson in the same transaction, and :func:`due_time` is the one SQL expression that
-grading and edits use.
+that lesson in the same transaction (grading reads that mark), and :func:`due_time` is the
+SQL expression an edit is judged by (before or after its author's due time).
 """
 
 from __future__ import annotations

@@ -80,27 +80,27 @@ _EMPTY = {"replies": 0, "substantive": 0, "on_time_questions": 0, "on_time_class
 
 async def touch(session: AsyncSession, pairs: Iterable[tuple[str, int, int]]) -> None:
     """In the caller's transaction: the rows of these (course, post, student) changed."""
-    rows = [{"course": c, "post_id": p, "author_id": a, "version": 1, **_EMPTY}
-            for c, p, a in sorted(set(pairs))]
+    rows = _touched(pairs)
     if rows:
-        await session.execute(_touch_statement(session), rows)
-
-
-def _touch_statement(session: Any) -> Any:
-    stmt = insert_for(session.bind.dialect.name, WORK)
-    return stmt.on_conflict_do_update(index_elements=["course", "post_id", "author_id"],
-                                      set_={"version": WORK.c.version + 1})
+        await session.execute(_touch_statement(session.get_bind().dialect.name), rows)
 
 
 def touch_sync(connection: Any, pairs: Iterable[tuple[str, int, int]]) -> None:
     """:func:`touch` on a plain (threaded) connection."""
-    rows = [{"course": c, "post_id": p, "author_id": a, "version": 1, **_EMPTY}
-            for c, p, a in sorted(set(pairs))]
+    rows = _touched(pairs)
     if rows:
-        stmt = insert_for(connection.dialect.name, WORK).on_conflict_do_update(
-            index_elements=["course", "post_id", "author_id"],
-            set_={"version": WORK.c.version + 1})
-        connection.execute(stmt, rows)
+        connection.execute(_touch_statement(connection.dialect.name), rows)
+
+
+def _touched(pairs: Iterable[tuple[str, int, int]]) -> list[dict[str, Any]]:
+    return [{"course": c, "post_id": p, "author_id": a, "version": 1, **_EMPTY}
+            for c, p, a in sorted(set(pairs))]
+
+
+def _touch_statement(dialect: str) -> Any:
+    """A new row, or the next version of one already there."""
+    return insert_for(dialect, WORK).on_conflict_do_update(
+        index_elements=["course", "post_id", "author_id"], set_={"version": WORK.c.version + 1})
 
 
 async def touch_messages(session: AsyncSession, message_ids: Iterable[int]) -> None:
