@@ -320,7 +320,7 @@ class TeacherCog(commands.Cog):
             due = parse_course_time(until, course.zone)
         except ValueError as exc:
             typed = render.escape_for_discord(until, max_length=40)
-            raise UserFacingError(f"“{typed}” is not a date and time: {exc}.") from None
+            raise UserFacingError(f"“{typed}” {exc}.") from None
         # A time already past is allowed: excusing a late reply after the fact is an
         # extension too (the late marks and the score follow it at once).
         now = discord.utils.utcnow()

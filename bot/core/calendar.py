@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
+from bot.core import limits
+
 if TYPE_CHECKING:  # the config's models use this module's time rules to validate themselves
     from bot.core.config import CalendarEntry, CourseSettings, WeeklyPattern
 
@@ -239,8 +241,9 @@ def format_local(moment: dt.datetime) -> str:
 def parse_course_time(text: str, zone: ZoneInfo) -> dt.datetime:
     """A date and time typed by a teacher (``2026-12-10 23:59``, the course's clock) in UTC.
 
-    Raises ``ValueError`` saying what to type when it cannot be read (the caller names what
-    was typed, escaped for where it shows it).
+    Raises ``ValueError`` saying what is wrong with it and what to type (the caller names
+    what was typed, escaped for where it shows it), for a date outside the range every
+    other date of Seminar keeps to too (:mod:`bot.core.limits`).
     """
     cleaned = " ".join(text.replace("T", " ").split())
     for layout in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
@@ -248,5 +251,9 @@ def parse_course_time(text: str, zone: ZoneInfo) -> dt.datetime:
             when = dt.datetime.strptime(cleaned, layout)  # noqa: DTZ007 - the course's clock
         except ValueError:
             continue
+        if not limits.EARLIEST_DATE <= when.date() <= limits.LATEST_DATE:
+            raise ValueError(f"is outside the dates Seminar schedules: use one from "
+                             f"{limits.EARLIEST_DATE} to {limits.LATEST_DATE}")
         return to_utc(when, zone)
-    raise ValueError(f"write it like 2026-12-10 23:59 (the course's time zone, {zone.key})")
+    raise ValueError("is not a date and time: write it like 2026-12-10 23:59 (the course's "
+                     f"time zone, {zone.key})")

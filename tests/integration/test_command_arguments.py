@@ -309,6 +309,10 @@ async def test_every_due_time_given_to_extend_is_read_or_refused_in_a_sentence(
             room.guild_id, room.channel_id, room.teacher_id, "extend",
             options={"student": bob, "lesson": SEED, "until": value}))
             for label, value in values.items()]
+        out_of_range = [await emulator.invoke_command(
+            room.guild_id, room.channel_id, room.teacher_id, "extend",
+            options={"student": bob, "lesson": SEED, "until": value})
+            for value in ("0001-01-01 00:00", "9999-12-31 23:59")]
         refused = await bot.repository.extensions.of_course(COURSE)
         granted = await emulator.invoke_command(
             room.guild_id, room.channel_id, room.teacher_id, "extend",
@@ -320,6 +324,11 @@ async def test_every_due_time_given_to_extend_is_read_or_refused_in_a_sentence(
             "” is not a date and time: write it like 2026-12-10 23:59 (the course's time zone, "
             "America/New_York)."), (label, text)
         assert len(text) < 300 and "**" not in text.replace("\\*\\*", "")
+    for result, typed in zip(out_of_range, ("0001-01-01 00:00", "9999-12-31 23:59"),
+                             strict=True):
+        assert assert_one_sentence(result, typed) == (
+            f"“{typed}” is outside the dates Seminar schedules: use one from 2000-01-01 to "
+            "2100-12-31.")
     assert refused == []  # nothing was stored for any of them
     # 23:59 in New York on 10 December is 04:59 UTC the next day.
     assert extension.due_at == dt.datetime(2026, 12, 11, 4, 59, tzinfo=dt.UTC)
