@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bot.core.config import ConfigError, CourseSettings, Settings, load_settings
 from bot.core.lessons import Lesson, LessonError, load_lessons
+from bot.core.lms import FORMATS, ITEMS, MOODLE_KEYS
 
 DEFAULT_CONFIG = Path("config.yaml")
 
@@ -234,9 +235,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write a course's gradebook CSV (or one student's own data) from the database."""
+    """Write a course's gradebook (or one student's own data) from the database."""
     import asyncio
 
+    from bot.core.lms import ExportProblem
     from bot.gradebook import ExportError, check_database_file, export_from_database
 
     settings = _settings(args)
@@ -247,22 +249,39 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError("--student writes one student's records as CSV: leave out --format")
     try:
         check_database_file(settings.database.url)
-        data, rows = asyncio.run(export_from_database(
+        export = asyncio.run(export_from_database(
             settings.database.url, args.course, course, lesson=args.lesson,
-            student=args.student, titles=_titles(settings), file_format=args.format))
-    except ExportError as exc:
+            student=args.student, titles=_titles(settings), file_format=args.format,
+            items=args.items, moodle_key=args.match_by))
+    except (ExportError, ExportProblem) as exc:
         raise UsageError(str(exc)) from None
+    rows = export.rows
     if args.output == "-":
-        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.write(export.data)
         sys.stdout.buffer.flush()
+        if export.left_out is not None:
+            print(f"seminar: {export.left_out_rows} member(s) are not in this file (not on the "
+                  "roster, or without the id it needs): write to a file with -o to get their "
+                  "list beside it", file=sys.stderr)
         return 0
+    output = Path(args.output)
+    left_out = output.with_name(f"{output.stem}.not-on-roster.csv")
     try:
-        Path(args.output).write_bytes(data)
+        output.write_bytes(export.data)
+        if export.left_out is not None:
+            left_out.write_bytes(export.left_out)
     except OSError as exc:
-        raise UsageError(f"{args.output}: cannot write the file ({exc.strerror or exc})") from None
+        raise UsageError(f"{exc.filename or args.output}: cannot write the file "
+                         f"({exc.strerror or exc})") from None
     what = (f"{rows} recorded repl{'y' if rows == 1 else 'ies'} of student {args.student}"
             if args.student is not None else f"{rows} student(s)")
     print(f"wrote {args.output}: {what}")
+    if export.left_out is not None:
+        print(f"wrote {left_out}: {export.left_out_rows} member(s) this file cannot carry, "
+              "with the reason (link them with /roster link, then export again)")
+    if export.unlinked:
+        print(f"  {export.unlinked} student(s) of the roster have not linked their Discord "
+              "account yet (/roster show lists them)")
     if args.student is None and args.format == "csv":
         print("  spreadsheets: import the user_id column as Text so the ids stay exact")
     return 0
@@ -416,9 +435,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="everything recorded about this student's replies (their data)")
     export.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="the file to write, or - for standard output")
-    export.add_argument("--format", choices=["csv", "xlsx"], default="csv",
-                        help="csv (default) or xlsx: a workbook with a sheet of totals and "
-                             "one per lesson, ids as text")
+    export.add_argument("--format", choices=list(FORMATS), default="csv",
+                        help="; ".join(f"{name}: {what}" for name, what in FORMATS.items()))
+    export.add_argument("--items", choices=list(ITEMS), default="total",
+                        help="canvas, moodle, oneroster: one grade item for the course total "
+                             "(default) or one per lesson")
+    export.add_argument("--match-by", choices=list(MOODLE_KEYS), default="email",
+                        help="moodle: the user field Moodle matches students by (default "
+                             "email)")
     export.set_defaults(func=cmd_export)
 
     grades = command("grades", help="preview a new grading policy: whose grade would change")

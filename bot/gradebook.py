@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.core import grading, reports
+from bot.core import grading, lms, reports
 from bot.core.calendar import to_utc
 from bot.core.config import CourseSettings, GradingSettings
-from bot.core.roster import Roster, RosterError, parse_roster
+from bot.core.roster import Roster, RosterError, RosterStudent, parse_roster
 from bot.core.yamlfile import FileProblem, read_text
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import current_revision, head_revision, upgrade_engine
 from storage.records import LessonWork, ReplyRecord, StudentTotals
 from storage.reports import SimpleScores
 from storage.repository import Repository
-from storage.roster import ImportOutcome
+from storage.roster import ImportOutcome, RosterRecord
 
 
 async def class_list(repo: Repository, course_key: str) -> dict[int, str]:
@@ -144,14 +144,33 @@ async def course_report(
         roster = _names(totals) if lesson is None else await class_list(repo, course_key)
     if student is not None:
         roster = {student: roster[student]} if student in roster else {}
+    linked = await linked_students(repo, course_key)
     if not explained and lesson is None and student is None:
         # A whole class's report shows totals only: the quick path, no sentences.
         quick = await grade_totals(repo, course_key, grading, roster, now=now)
-        return reports.summarise(totals, roster, grading, deadlines, now=now,
-                                 grade_totals=quick)
+        return reports.with_roster(reports.summarise(totals, roster, grading, deadlines,
+                                                     now=now, grade_totals=quick),
+                                   _names_of(linked))
     scores = await grades(repo, course_key, grading, roster, lesson=lesson, student=student,
                           now=now, titles=titles)
-    return reports.summarise(totals, roster, grading, deadlines, now=now, grades=scores)
+    return reports.with_roster(
+        reports.summarise(totals, roster, grading, deadlines, now=now, grades=scores),
+        _names_of(linked))
+
+
+async def linked_students(repo: Repository, course_key: str) -> dict[int, RosterStudent]:
+    """The course roster's students linked to a Discord member, by member id."""
+    return {r.user_id: _student(r) for r in await repo.roster.of_course(course_key)
+            if r.user_id is not None}
+
+
+def _student(record: RosterRecord) -> RosterStudent:
+    return RosterStudent(record.key, record.name, record.lms_id, record.sis_id, record.login,
+                         record.email, record.section)
+
+
+def _names_of(linked: Mapping[int, RosterStudent]) -> dict[int, tuple[str, str]]:
+    return {user: (student.key, student.name) for user, student in linked.items()}
 
 
 async def student_stats(
@@ -284,9 +303,10 @@ async def export_from_database(
     now: dt.datetime | None = None,
     titles: Mapping[str, str] | None = None,
     file_format: str = "csv",
-) -> tuple[bytes, int]:
-    """``seminar export``: the gradebook (CSV or ``xlsx``; or one student's data as CSV) and
-    its number of rows.
+    items: lms.Items = "total",
+    moodle_key: lms.MoodleKey = "email",
+) -> GradebookExport:
+    """``seminar export``: the gradebook in a format (or one student's data as CSV).
 
     Offline there is no member list, so the course's past repliers stand in for the roster:
     a lesson's gradebook lists everyone who replied anywhere in the course. Call
@@ -295,7 +315,8 @@ async def export_from_database(
     repo, engine = await _reading(url)
     try:
         if student is not None:
-            return await student_data_csv(repo, course_key, student)
+            data, rows = await student_data_csv(repo, course_key, student)
+            return GradebookExport(data, "csv", rows)
         if lesson is not None:
             posted = [t.lesson for t in await repo.reports.lesson_totals(course_key)]
             if lesson not in posted:
@@ -303,9 +324,9 @@ async def export_from_database(
                     f"lesson {lesson!r} has not been posted in course {course_key!r}, so there "
                     f"is nothing to export (posted: {', '.join(posted) or 'none yet'})")
         await sync_extensions(repo, course_key, course)
-        summaries = await course_report(repo, course_key, course, None, lesson=lesson, now=now,
-                                        titles=titles)
-        return gradebook_file(summaries, course, file_format), len(summaries)
+        return await export(repo, course_key, course, None, {}, lesson=lesson,
+                                      now=now, titles=titles, file_format=file_format,
+                                      items=items, moodle_key=moodle_key)
     finally:
         await engine.dispose()
 
@@ -335,13 +356,99 @@ async def import_roster(url: str, course_key: str, path: Path, *,
     return roster, outcome
 
 
-#: The gradebook's file formats, by the name a teacher picks.
-FORMATS = ("csv", "xlsx")
+FORMATS = lms.FORMATS
+LMS_FORMATS = lms.LMS_FORMATS
 
 
-def gradebook_file(summaries: list[reports.StudentSummary], course: CourseSettings,
-                   file_format: str) -> bytes:
-    """The gradebook in a format: ``csv`` (one row per student) or ``xlsx`` (a workbook)."""
+@dataclass(frozen=True, slots=True)
+class GradebookExport:
+    """An export: the file, its extension and rows; and the members it leaves out, if any."""
+
+    data: bytes
+    extension: str
+    rows: int
+    left_out: bytes | None = None
+    left_out_rows: int = 0
+    unlinked: int = 0  # roster students with no Discord member linked
+
+
+async def export(
+    repo: Repository,
+    course_key: str,
+    course: CourseSettings,
+    members: Mapping[int, str] | None,
+    usernames: Mapping[int, str],
+    *,
+    lesson: str | None = None,
+    now: dt.datetime | None = None,
+    titles: Mapping[str, str] | None = None,
+    file_format: str = "csv",
+    items: lms.Items = "total",
+    moodle_key: lms.MoodleKey = "email",
+) -> GradebookExport:
+    """The course's (or a lesson's) gradebook in a format, for ``/participation export`` and
+    ``seminar export``.
+
+    ``members`` is the class list (None: the course's past repliers), ``usernames`` the
+    Discord usernames known. The LMS formats carry the roster's students; the members they
+    cannot carry come back in ``left_out`` (a CSV with the reason). :class:`lms.ExportProblem`
+    says why a format cannot be made (no roster yet, OneRoster ids missing from the config).
+    """
+    if file_format in LMS_FORMATS and not await repo.roster.of_course(course_key):
+        raise lms.ExportProblem(
+            f"course {course_key!r} has no roster yet, so its students cannot be matched to "
+            f"the {file_format.capitalize()} gradebook: import the class list first with "
+            f"`seminar roster import FILE --course {course_key}`")
+    if file_format == "oneroster" and not (course.gradebook.oneroster_class
+                                           and course.gradebook.oneroster_grading_period):
+        raise lms.ExportProblem(
+            f"OneRoster results need the class's sourcedId and grading period: set "
+            f"courses.{course_key}.gradebook.oneroster_class and oneroster_grading_period in "
+            "the config (ask the district's SIS administrator for them)")
+    summaries = await course_report(repo, course_key, course, members, lesson=lesson, now=now,
+                                    titles=titles)
+    summaries = reports.with_roster(summaries, {}, usernames)
     if file_format == "xlsx":
-        return reports.to_xlsx(summaries)
-    return reports.to_csv(summaries, course.grading)
+        roster = bool(await repo.roster.of_course(course_key))
+        return GradebookExport(reports.to_xlsx(summaries, roster=roster), "xlsx",
+                               len(summaries))
+    if file_format not in LMS_FORMATS:
+        return GradebookExport(reports.to_csv(summaries, course.grading), "csv", len(summaries))
+    return await _lms_export(repo, course_key, course, summaries, lesson=lesson, titles=titles,
+                             now=now, file_format=file_format, items=items,
+                             moodle_key=moodle_key)
+
+
+async def _lms_export(
+    repo: Repository, course_key: str, course: CourseSettings,
+    summaries: list[reports.StudentSummary], *, lesson: str | None,
+    titles: Mapping[str, str] | None, now: dt.datetime | None, file_format: str,
+    items: lms.Items, moodle_key: lms.MoodleKey,
+) -> GradebookExport:
+    """A Canvas, Moodle or OneRoster file of the roster's students, and who it leaves out."""
+    linked = await linked_students(repo, course_key)
+    entries = [lms.Entry(s.user_id, s.display_name, s.username, linked.get(s.user_id), s.grade)
+               for s in summaries]
+    names = titles or {}
+    posted = [lms.PostedItem(p.lesson, names.get(p.lesson, p.lesson), p.scheduled_at, p.due_at)
+              for p in await repo.reports.posted_lessons(course_key)
+              if lesson is None or p.lesson == lesson]
+    columns = lms.grade_items(posted, entries, "lessons" if lesson else items,
+                              course.gradebook.title)
+    unlinked = sum(1 for r in await repo.roster.of_course(course_key, present_only=True)
+                   if r.user_id is None)
+    if file_format == "canvas":
+        kept, left = lms.split(entries)
+        data, extension = lms.canvas_csv(kept, columns), "csv"
+    elif file_format == "moodle":
+        kept, left = lms.split(entries, *lms.moodle_field(moodle_key))
+        data, extension = lms.moodle_csv(kept, columns, moodle_key), "csv"
+    else:
+        kept, left = lms.split(entries, "sis_id", "SIS user id")
+        data, extension = lms.oneroster_zip(
+            kept, columns, course_key=course_key,
+            class_id=course.gradebook.oneroster_class or "",
+            grading_period_id=course.gradebook.oneroster_grading_period or "",
+            now=now or dt.datetime.now(dt.UTC), category_title=course.gradebook.title), "zip"
+    return GradebookExport(data, extension, len(kept),
+                           lms.unmatched_csv(left) if left else None, len(left), unlinked)

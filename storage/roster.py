@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import Store, rowcount
@@ -46,6 +47,8 @@ class ImportOutcome:
     left: int = 0
     unchanged: int = 0
 
+
+ClaimOutcome = Literal["linked", "taken", "already", "gone"]
 
 IMPORTED_FIELDS = ("name", "lms_id", "sis_id", "login", "email", "section")
 
@@ -102,6 +105,56 @@ class RosterStore(Store):
         async with self._sessions() as session:
             rows = [from_row(RosterRecord, row) for row in await session.scalars(stmt)]
         return sorted(rows, key=lambda r: (r.left_at is not None, r.name.casefold(), r.key))
+
+    async def of_member(self, course: str, user_id: int) -> RosterRecord | None:
+        """The roster student a member is linked to in a course, if any."""
+        stmt = select(RosterEntry).where(RosterEntry.course == course,
+                                         RosterEntry.user_id == user_id)
+        async with self._sessions() as session:
+            row = await session.scalar(stmt)
+        return from_row(RosterRecord, row) if row is not None else None
+
+    async def claim(self, course: str, key: str, user_id: int) -> ClaimOutcome:
+        """A member links themself to a roster student, if nobody else has.
+
+        ``linked`` (also when it already was theirs), ``taken`` (another member has it: the
+        teacher decides), ``already`` (this member is linked to another student: a student
+        links once, a teacher changes it), ``gone`` (no such student present). One
+        conditional update: two members claiming one student at once cannot both win.
+        """
+        async with self._sessions.begin() as session:
+            row = await session.scalar(select(RosterEntry).where(
+                RosterEntry.course == course, RosterEntry.key == key))
+            if row is None or row.left_at is not None:
+                return "gone"
+            if row.user_id == user_id:
+                return "linked"
+            mine = await session.scalar(select(RosterEntry.key).where(
+                RosterEntry.course == course, RosterEntry.user_id == user_id))
+            if mine is not None:
+                return "already"
+            try:
+                async with session.begin_nested():
+                    won = rowcount(await session.execute(
+                        update(RosterEntry)
+                        .where(RosterEntry.course == course, RosterEntry.key == key,
+                               RosterEntry.user_id.is_(None))
+                        .values(user_id=user_id).execution_options(synchronize_session=False)))
+            except IntegrityError:  # the same member, linked elsewhere a moment ago
+                return "already"
+            return "linked" if won == 1 else "taken"
+
+    async def unlink_member(self, course: str, user_id: int) -> str | None:
+        """Unlink a member from the roster student they are linked to; that student's key."""
+        async with self._sessions.begin() as session:
+            key = await session.scalar(select(RosterEntry.key).where(
+                RosterEntry.course == course, RosterEntry.user_id == user_id))
+            if key is not None:
+                await session.execute(
+                    update(RosterEntry).where(RosterEntry.course == course,
+                                              RosterEntry.key == key)
+                    .values(user_id=None).execution_options(synchronize_session=False))
+        return key
 
     async def link(self, course: str, key: str, user_id: int | None) -> bool:
         """Link a roster student to a Discord member (None: unlink); False if not on it.

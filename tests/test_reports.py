@@ -17,6 +17,7 @@ from bot.core.config import Checkpoint, GradingSettings
 from bot.core.reports import (
     CSV_COLUMNS,
     GRADE_COLUMNS,
+    IDENTITY_COLUMNS,
     CheckpointDeadline,
     LessonLine,
     ReminderOutcome,
@@ -280,7 +281,7 @@ def test_csv_columns_and_values() -> None:
     assert data.startswith(b"\xef\xbb\xbf")
     rows = read_csv(data)
     assert rows[0] == [*CSV_COLUMNS, "checkpoint: First reply", "checkpoint: Peer reply",
-                       *GRADE_COLUMNS]
+                       *GRADE_COLUMNS, *IDENTITY_COLUMNS]
     table = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
     assert list(table) == ["1", "2", "3", "99", "4"]
     alice = table["1"]
@@ -321,7 +322,8 @@ def test_csv_header_is_stable_without_students_and_checkpoint_names_are_safe() -
         Checkpoint(name="=cmd", by=dt.datetime(2026, 2, 1)),  # noqa: DTZ001
     ])
     rows = read_csv(to_csv([], grading))
-    assert rows == [[*CSV_COLUMNS, "checkpoint: =cmd", "checkpoint: =cmd (2)", *GRADE_COLUMNS]]
+    assert rows == [[*CSV_COLUMNS, "checkpoint: =cmd", "checkpoint: =cmd (2)", *GRADE_COLUMNS,
+                     *IDENTITY_COLUMNS]]
 
 
 def test_records_csv_keeps_ids_times_and_text_safe() -> None:

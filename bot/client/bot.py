@@ -26,6 +26,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.posting",
     "bot.cogs.participation",
     "bot.cogs.teacher",
+    "bot.cogs.roster",
     "bot.cogs.students",
     "bot.cogs.reminders",
 )

@@ -85,6 +85,11 @@ def roster_of(guild: discord.Guild | None, course: CourseSettings) -> dict[int, 
     return {m.id: m.display_name for m in role.members if not m.bot}
 
 
+def usernames_of(guild: discord.Guild | None) -> dict[int, str]:
+    """Each member's Discord username (unlike a nickname, it names the account)."""
+    return {m.id: m.name for m in guild.members} if guild is not None else {}
+
+
 def lesson_title(bot: SeminarBot, slug: str) -> str:
     """A lesson's title, or its slug when the lesson file is gone."""
     lesson = bot.lessons.get(slug)

@@ -27,8 +27,9 @@ from bot.client.interactions import (
     lesson_title,
     roster_of,
     teacher_only,
+    usernames_of,
 )
-from bot.core import render, reports
+from bot.core import lms, render, reports
 from bot.core.calendar import parse_course_time
 from bot.core.config import CourseSettings
 
@@ -109,6 +110,20 @@ class PagesView(OwnedView):
         if self.message is not None:
             with contextlib.suppress(discord.HTTPException):
                 await self.message.edit(view=self)
+
+
+async def send_pages(interaction: discord.Interaction[SeminarBot], pages: list[str],
+                     file: discord.File | None = None) -> None:
+    """The first page (with the file, if any) and Previous/Next buttons when needed."""
+    kwargs: dict[str, Any] = {"content": pages[0], "ephemeral": True, "wait": True}
+    if file is not None:
+        kwargs["file"] = file
+    view = PagesView(interaction.user.id, pages) if len(pages) > 1 else None
+    if view is not None:
+        kwargs["view"] = view
+    message = await interaction.followup.send(**kwargs)
+    if view is not None:
+        view.message = message
 
 
 class ForgetView(OwnedView):
@@ -227,7 +242,7 @@ class TeacherCog(commands.Cog):
             # matplotlib takes a moment: draw off the event loop so the bot stays responsive.
             png = await asyncio.to_thread(reports.chart_png, chart_data, heading)
             file = discord.File(io.BytesIO(png), filename="participation.png")
-        await self._send_pages(interaction, pages, file)
+        await send_pages(interaction, pages, file)
 
     async def _student_pages(
         self, key: str, course: CourseSettings, student: discord.User, slug: str | None,
@@ -248,58 +263,54 @@ class TeacherCog(commands.Cog):
         counts = {line.lesson: line.replies for line in stats.lessons}
         return [text], counts
 
-    async def _send_pages(self, interaction: discord.Interaction[SeminarBot], pages: list[str],
-                          file: discord.File | None) -> None:
-        """The first page (with the chart, if any) and Previous/Next buttons when needed."""
-        kwargs: dict[str, Any] = {"content": pages[0], "ephemeral": True, "wait": True}
-        if file is not None:
-            kwargs["file"] = file
-        view = PagesView(interaction.user.id, pages) if len(pages) > 1 else None
-        if view is not None:
-            kwargs["view"] = view
-        message = await interaction.followup.send(**kwargs)
-        if view is not None:
-            view.message = message
-
     # --- /participation export ---------------------------------------------------------------
 
     @participation.command(name="export",
-                           description="The gradebook: a CSV or an Excel workbook.")
+                           description="The gradebook: CSV, Excel, or a file your LMS imports.")
     @app_commands.describe(
         lesson="Only this lesson (pick one as you type); leave it out for the whole course.",
-        format="csv (one row per student) or xlsx (totals, and a sheet per lesson with the "
-               "reasons)")
-    @app_commands.choices(format=[app_commands.Choice(name=f, value=f)
-                                  for f in gradebook.FORMATS])
+        format="csv, xlsx, or the import file of Canvas, Moodle or OneRoster (needs the roster)",
+        items="Canvas, Moodle, OneRoster: one grade item for the course total, or one per "
+              "lesson",
+        match_by="Moodle: the user field Moodle finds students by")
+    @app_commands.choices(format=[app_commands.Choice(name=what[:100], value=name)
+                                  for name, what in lms.FORMATS.items()])
     @teacher_only()
     async def export(
         self, interaction: discord.Interaction[SeminarBot], lesson: LessonArg | None = None,
-        format: str = "csv",
+        format: str = "csv", items: lms.Items = "total", match_by: lms.MoodleKey = "email",
     ) -> None:
-        """Attach the course's (or a lesson's) gradebook, as CSV or a workbook."""
+        """Attach the course's (or a lesson's) gradebook in the format asked."""
         key, course = course_of(interaction)
         slug = lesson.slug if lesson is not None else None
         await interaction.response.defer(ephemeral=True, thinking=True)
         repo = self.bot.repository
         titles = {slug_: lesson.title for slug_, lesson in self.bot.lessons.items()}
-        summaries = await gradebook.course_report(
-            repo, key, course, roster_of(interaction.guild, course), lesson=slug,
-            now=discord.utils.utcnow(), titles=titles)
-        data = gradebook.gradebook_file(summaries, course, format)
-        filename = render.truncate(f"{key}-{slug or 'course'}-participation.{format}",
-                                   render.ATTACHMENT_NAME_LIMIT)
+        members = roster_of(interaction.guild, course)
+        usernames = usernames_of(interaction.guild)
+        try:
+            export = await gradebook.export(
+                repo, key, course, members, usernames, lesson=slug,
+                now=discord.utils.utcnow(), titles=titles, file_format=format, items=items,
+                moodle_key=match_by)
+        except lms.ExportProblem as exc:
+            raise UserFacingError(f"{exc}.") from None
+        kind = format if format in lms.LMS_FORMATS else "participation"
+        stem = render.truncate(f"{key}-{slug or 'course'}-{kind}", 80)
+        files = [discord.File(io.BytesIO(export.data), filename=f"{stem}.{export.extension}")]
+        if export.left_out is not None:
+            files.append(discord.File(io.BytesIO(export.left_out),
+                                      filename=f"{stem}-not-on-roster.csv"))
         what = f"“{lesson_title(self.bot, slug)}”" if slug else "the whole course"
         # Logged before it is sent: an export that reached the teacher is always in the log.
         await repo.audit.add(key, interaction.user.id, "export",
-                         f"participation {format.upper()} of {slug or 'the course'}: "
-                         f"{len(summaries)} rows")
+                             f"participation {format.upper()} of {slug or 'the course'}: "
+                             f"{export.rows} rows"
+                             + (f", {export.left_out_rows} left out" if export.left_out else ""))
         await interaction.followup.send(
-            f"Gradebook for {render.escape_for_discord(what, max_length=120)}: "
-            f"{len(summaries)} student(s), one row each."
-            + (" When you import it into a spreadsheet, set the user_id column to Text so the "
-               "long ids stay exact." if format == "csv" else
-               " Ids are stored as text; each lesson has a sheet with the reasons."),
-            file=discord.File(io.BytesIO(data), filename=filename), ephemeral=True)
+            reports.export_message(render.escape_for_discord(what, max_length=120), format,
+                                   export.rows, export.left_out_rows, export.unlinked),
+            files=files, ephemeral=True)
 
     # --- /extend ------------------------------------------------------------------------------
 

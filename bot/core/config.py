@@ -297,6 +297,18 @@ class Extension(_Strict):
     until: CourseDateTime
 
 
+class GradebookSettings(_Strict):
+    """How the LMS exports name their grade items, and where OneRoster results go."""
+
+    #: The total's column (Canvas assignment, Moodle grade item, OneRoster line item);
+    #: a lesson's column is "TITLE: lesson title".
+    title: Name = "Discussion participation"
+    #: OneRoster's ``classSourcedId`` and ``gradingPeriodSourcedId`` of this class, as the
+    #: district's student information system knows them (ask its administrator).
+    oneroster_class: Name | None = None
+    oneroster_grading_period: Name | None = None
+
+
 class ReminderSettings(_Strict):
     hours_before_due: float | None = Field(default=None, gt=0, le=limits.HOURS_A_YEAR)
 
@@ -315,6 +327,7 @@ class CourseSettings(_Strict):
     store_text: bool = False
     retention_days: int = Field(default=365, ge=1, le=limits.MAX_RETENTION_DAYS)
     grading: GradingSettings = GradingSettings()
+    gradebook: GradebookSettings = GradebookSettings()
     reminders: ReminderSettings = ReminderSettings()
     extensions: list[Extension] = Field(default=[], max_length=limits.MAX_EXTENSIONS)
 

@@ -64,6 +64,9 @@ CHECKPOINT_COLUMN_PREFIX = "checkpoint: "
 #: The score columns, after the checkpoints: the total, what it is out of, and why (one line
 #: per lesson, as ``/mystats`` shows them).
 GRADE_COLUMNS: tuple[str, ...] = ("grade", "points_possible", "grade_explained")
+#: Last, who the account is: the Discord username (unlike the nickname, it identifies the
+#: account) and the key of the roster student linked to it (e.g. ``sis:12345``).
+IDENTITY_COLUMNS: tuple[str, ...] = ("username", "roster_id")
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -175,6 +178,11 @@ class StudentSummary:
     grade: CourseGrade | None = None
     #: (total, possible) when only the totals were worked out (a whole class's report).
     grade_total: tuple[Decimal, Decimal] | None = None
+    #: The Discord username (unlike the display name, it identifies the account); known
+    #: when the export is made from Discord.
+    username: str = ""
+    #: The key of the course roster's student linked to this member ("" when not linked).
+    roster_key: str = ""
 
     @property
     def on_time_replies(self) -> int:
@@ -342,6 +350,24 @@ def summarise(
     return summaries
 
 
+def with_roster(summaries: Iterable[StudentSummary], linked: Mapping[int, tuple[str, str]],
+                usernames: Mapping[int, str] | None = None) -> list[StudentSummary]:
+    """Each linked student under their roster name, with its key; roster students first.
+
+    ``linked`` maps a member's id to (roster key, roster name); ``usernames`` adds Discord
+    usernames. Without a roster the order is unchanged.
+    """
+    names = usernames or {}
+    out = []
+    for s in summaries:
+        key, name = linked.get(s.user_id, ("", s.display_name))
+        out.append(replace(s, display_name=name or s.display_name, roster_key=key,
+                           username=names.get(s.user_id, s.username)))
+    if linked:
+        out.sort(key=lambda s: (s.roster_key == "", *_sort_key(s)))
+    return out
+
+
 def student_stats(
     user_id: int,
     display_name: str,
@@ -402,7 +428,7 @@ def csv_columns(grading: GradingSettings) -> list[str]:
         while unique in columns:  # two checkpoints with one name must stay two columns
             unique, n = f"{header} ({n})", n + 1
         columns.append(unique)
-    return columns + list(GRADE_COLUMNS)
+    return columns + list(GRADE_COLUMNS) + list(IDENTITY_COLUMNS)
 
 
 def _csv_number(value: Decimal) -> int | float:
@@ -449,6 +475,7 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
             lines = [csv_safe(score.line()) for score in grade.lessons]
             row.extend([_csv_number(grade.total), _csv_number(grade.possible),
                         "\n".join([*lines, grade.summary()])])
+        row.extend([csv_safe(s.username), s.roster_key])
         writer.writerow(row)
     return out.getvalue().encode("utf-8-sig")
 
@@ -459,7 +486,10 @@ def to_csv(summaries: Sequence[StudentSummary], grading: GradingSettings) -> byt
 SHEET_NAME_LIMIT = 31
 _SHEET_NAME_REFUSED = re.compile(r"[\[\]:*?/\\]")
 XLSX_TOTAL_COLUMNS: tuple[str, ...] = (
-    "user_id", "display_name", "grade", "points_possible", "status", *CSV_COLUMNS[2:10])
+    "user_id", "display_name", "grade", "points_possible", "status", *CSV_COLUMNS[2:10],
+    *IDENTITY_COLUMNS)
+#: The sheet of members who are not linked to a student of the roster (when there is one).
+OFF_ROSTER_SHEET = "Not on roster"
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:
@@ -474,11 +504,13 @@ def _sheet_name(title: str, taken: set[str]) -> str:
     return name
 
 
-def to_xlsx(summaries: Sequence[StudentSummary]) -> bytes:
+def to_xlsx(summaries: Sequence[StudentSummary], *, roster: bool = False) -> bytes:
     """The gradebook as an Excel workbook: a sheet of totals, then one per lesson.
 
-    Ids are text (a spreadsheet shows all 18-19 digits, never ``1.23E+17``); a name that
-    starts with ``=`` stays a name, never a formula. Each lesson sheet has every student's
+    With a ``roster``, the totals sheet lists the roster's students and a sheet "Not on
+    roster" the other members (nobody is left out). Ids are text (a spreadsheet shows all
+    18-19 digits, never ``1.23E+17``); a name that starts with ``=`` stays a name, never a
+    formula. Each lesson sheet has every student's
     score, what it is out of, whether it counts, and its reasons.
     """
     from openpyxl import Workbook
@@ -498,15 +530,21 @@ def to_xlsx(summaries: Sequence[StudentSummary]) -> bytes:
                 cell.number_format = "@"
 
     put(totals, XLSX_TOTAL_COLUMNS)
+    others = None
+    if roster and any(not s.roster_key for s in summaries):
+        others = book.create_sheet(OFF_ROSTER_SHEET)
+        taken.add(OFF_ROSTER_SHEET.casefold())
+        put(others, XLSX_TOTAL_COLUMNS)
     lessons: dict[str, Any] = {}
     for s in summaries:
         grade = s.grade
-        put(totals, [str(s.user_id), s.display_name,
-                     _csv_number(grade.total) if grade else None,
-                     _csv_number(grade.possible) if grade else None, s.status, s.replies,
-                     s.substantive_replies, s.words, s.questions_answered, s.peer_replies,
-                     s.late_replies, s.on_time_replies,
-                     _utc_iso(s.first_reply_at) or None])
+        sheet_of_totals = others if others is not None and not s.roster_key else totals
+        put(sheet_of_totals, [
+            str(s.user_id), s.display_name, _csv_number(grade.total) if grade else None,
+            _csv_number(grade.possible) if grade else None, s.status, s.replies,
+            s.substantive_replies, s.words, s.questions_answered, s.peer_replies,
+            s.late_replies, s.on_time_replies, _utc_iso(s.first_reply_at) or None,
+            s.username or None, s.roster_key or None])
         for score in grade.lessons if grade else ():
             sheet = lessons.get(score.lesson)
             if sheet is None:
@@ -857,6 +895,37 @@ def records_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> byt
 
 
 # --- headings and reminders ------------------------------------------------------------
+
+
+#: What to do with each export, after "Gradebook for ...: N student(s).".
+_EXPORT_HINTS: dict[str, str] = {
+    "csv": " One row each. When you import it into a spreadsheet, set the user_id column to "
+           "Text so the long ids stay exact.",
+    "xlsx": " Ids are stored as text; each lesson has a sheet with the reasons.",
+    "canvas": " In Canvas: Grades → Import → choose this file → Upload Data. Importing it "
+              "again updates the same assignments.",
+    "moodle": " In Moodle: Grades → Import → CSV file; under *Identify user by* map the first "
+              "column to the same field; map each other column to its grade item (the first "
+              "time: *new grade item*).",
+    "oneroster": " Give the zip to your district's SIS: it holds manifest.csv, categories.csv, "
+                 "lineItems.csv and results.csv (OneRoster 1.1, delta).",
+}
+
+
+def export_message(what: str, file_format: str, rows: int, left_out: int = 0,
+                   unlinked: int = 0) -> str:
+    """The note sent with an export: what it holds, how to import it, who it leaves out."""
+    text = f"Gradebook for {what}: {_plural(rows, 'student', 'students')}."
+    text += _EXPORT_HINTS.get(file_format, "")
+    if left_out:
+        text += (f"\n⚠️ {_plural(left_out, 'member is', 'members are')} not in it (not on "
+                 "the roster, or without the id it needs): see the second file, link them "
+                 "with `/roster link`, then export again.")
+    if unlinked:
+        text += (f"\n{_plural(unlinked, 'student', 'students')} of the roster "
+                 f"{'has' if unlinked == 1 else 'have'} not linked a Discord account yet "
+                 "(`/roster show`).")
+    return text
 
 
 def report_title(course: CourseSettings, title: str | None,

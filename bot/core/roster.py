@@ -16,13 +16,16 @@ or whose students cannot be told apart, is refused with a sentence saying what t
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from bot.core.problems import Problems
+from bot.core.render import escape_for_discord
 
 Field = Literal["name", "lms_id", "sis_id", "login", "email", "section"]
 
@@ -44,6 +47,22 @@ KEY_PREFIX: dict[Field, str] = {"sis_id": "sis", "lms_id": "id", "login": "login
 #: Rows of a Canvas export that are not students.
 NOT_STUDENTS = ("points possible", "student, test", "test student")
 MAX_ROSTER_ROWS = 20_000
+
+
+class StudentLike(Protocol):
+    """A roster student's identifying fields (a parsed row, or one stored)."""
+
+    @property
+    def sis_id(self) -> str: ...
+    @property
+    def login(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def lms_id(self) -> str: ...
+
+
+StudentT = TypeVar("StudentT", bound=StudentLike)
 
 
 class RosterError(Problems):
@@ -161,3 +180,93 @@ def parse_roster(text: str, source: str = "roster") -> Roster:
     if not students:
         raise RosterError([f"{source}: the roster lists no student (only its header)"])
     return Roster(tuple(students), {f: header[i].strip() for f, i in columns.items()}, kind)
+
+
+#: The fields a student may type to find themself on the roster (``/link``).
+LINK_FIELDS: tuple[Field, ...] = ("sis_id", "login", "email", "lms_id")
+MAX_TYPED_ID = 100
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
+def matching(students: Iterable[StudentT], typed: str) -> list[StudentT]:
+    """The roster students whose student id, login, e-mail or LMS id is ``typed``.
+
+    Compared without case or surrounding spaces, never guessed: no partial match.
+    """
+    wanted = _folded(typed)
+    if not wanted:
+        return []
+    return [s for s in students
+            if any(wanted == _folded(getattr(s, field)) for field in LINK_FIELDS
+                   if getattr(s, field))]
+
+
+class StoredStudent(StudentLike, Protocol):
+    """A roster student as stored: also their key, name, member and whether they left."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def user_id(self) -> int | None: ...
+    @property
+    def left_at(self) -> dt.datetime | None: ...
+
+
+StoredT = TypeVar("StoredT", bound=StoredStudent)
+
+
+def _label(student: StoredStudent) -> str:
+    return f"{student.name} · {student.sis_id or student.login or student.email or student.key}"
+
+
+def choices(students: Iterable[StoredT], typed: str) -> list[tuple[StoredT, str]]:
+    """Roster students for a teacher's autocomplete: those whose name or ids contain
+    ``typed`` (all when empty), names starting with it first; each with its label."""
+    wanted = _folded(typed)
+    found = [(s, _label(s)) for s in students
+             if not wanted or wanted in _folded(_label(s)) or wanted in _folded(s.key)]
+    found.sort(key=lambda pair: (not _folded(pair[0].name).startswith(wanted),
+                                 _folded(pair[0].name)))
+    return found
+
+
+def overview_pages(course_name: str, students: Sequence[StoredStudent],
+                   members: Mapping[int, str], *, limit: int = 2000) -> list[str]:
+    """``/roster show``: counts, members not linked, roster students without a member, and
+    every link (so that a wrong one stands out); in pages of at most ``limit`` characters."""
+    linked = {s.user_id: s for s in students if s.user_id is not None}
+    present = [s for s in students if s.left_at is None]
+    left = len(students) - len(present)
+    lines = [f"**Roster of {escape_for_discord(course_name, max_length=100)}**: "
+             f"{len(present)} student(s), {sum(1 for s in present if s.user_id)} linked"
+             + (f", {left} left the course (kept with their records)" if left else "") + "."]
+    if not students:
+        lines.append("No roster yet: export the class list from your LMS and run "
+                     "`seminar roster import FILE --course KEY`.")
+    unlinked = sorted((name, user) for user, name in members.items() if user not in linked)
+    if unlinked:
+        lines.append(f"**Members with the student role not linked ({len(unlinked)})** — ask "
+                     "them to `/link`, or use `/roster link`:")
+        lines += [f"• {escape_for_discord(name)} (<@{user}>)" for name, user in unlinked]
+    waiting = [s for s in present if s.user_id is None]
+    if waiting:
+        lines.append(f"**Roster students without a member ({len(waiting)})**:")
+        lines += [f"• {escape_for_discord(_label(s), max_length=80)}" for s in waiting]
+    if linked:
+        lines.append(f"**Linked ({len(linked)})**:")
+        lines += [f"• {escape_for_discord(s.name)} → <@{user}>"
+                  + (" (left the course)" if s.left_at is not None else "")
+                  for user, s in sorted(linked.items(), key=lambda p: _folded(p[1].name))]
+    pages: list[str] = []
+    page = ""
+    for line in lines:
+        if page and len(page) + 1 + len(line) > limit:
+            pages.append(page)
+            page = ""
+        page = f"{page}\n{line}" if page else line[:limit]
+    return [*pages, page]

@@ -23,7 +23,7 @@ from tests.integration.conftest import COURSE, PROMPTS, SEED, course_config
 
 T = TypeVar("T")
 NOT_TEACHER = "Only the course's teachers can use this command."
-TEACHER_COMMANDS = ("participation", "remind", "forget", "extend")
+TEACHER_COMMANDS = ("participation", "remind", "forget", "extend", "roster")
 _message_ids = itertools.count(1)
 
 

@@ -202,7 +202,7 @@ async def test_no_command_a_student_can_use_takes_another_member(
 
     taking_members = {c["name"] for c in commands if list(member_options(c.get("options") or []))}
     open_to_students = {c["name"] for c in commands if c.get("default_member_permissions") is None}
-    assert taking_members == {"participation", "forget", "extend"}
+    assert taking_members == {"participation", "forget", "extend", "roster"}
     assert not taking_members & open_to_students
     # Autocomplete offers lessons, never people.
     lesson_names = {"stalins-crimes-and-russias-future", "glasnost"}

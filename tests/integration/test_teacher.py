@@ -22,7 +22,7 @@ from openpyxl import load_workbook
 from PIL import Image
 
 from bot.cli import main as seminar
-from bot.core.reports import CSV_COLUMNS, GRADE_COLUMNS
+from bot.core.reports import CSV_COLUMNS, GRADE_COLUMNS, IDENTITY_COLUMNS
 from storage.engine import create_engine, create_sessionmaker
 from storage.migrate import upgrade_engine
 from storage.records import Post
@@ -321,7 +321,7 @@ async def test_export_attaches_a_gradebook_csv_and_is_audited(
     assert attachment["filename"] == f"{COURSE}-course-participation.csv"
     rows = read_csv(attachment["content"])
     assert list(rows[0]) == [*CSV_COLUMNS, "checkpoint: First reply", "checkpoint: Peer reply",
-                             *GRADE_COLUMNS]
+                             *GRADE_COLUMNS, *IDENTITY_COLUMNS]
     table = {row["display_name"]: row for row in rows}
     assert list(table) == ["alice", "bob", "carol", "dave", "visitor", EVE_NICK]
     alice, bob, carol = table["alice"], table["bob"], table["carol"]
