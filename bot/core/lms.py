@@ -67,8 +67,8 @@ MOODLE_HEADINGS: dict[MoodleKey, str] = {
     "email": "Email address", "username": "Username", "idnumber": "ID number"}
 _MOODLE_FIELDS: dict[MoodleKey, str] = {"email": "email", "username": "login",
                                         "idnumber": "sis_id"}
-_MOODLE_WORDS: dict[MoodleKey, str] = {"email": "an e-mail", "username": "a login",
-                                       "idnumber": "a student id"}
+_MOODLE_WORDS: dict[MoodleKey, str] = {"email": "e-mail", "username": "login",
+                                       "idnumber": "student id"}
 
 ONEROSTER_MANIFEST_FILES = ("academicSessions", "categories", "classes", "classResources",
                             "courses", "courseResources", "demographics", "enrollments",

@@ -360,7 +360,7 @@ def with_roster(summaries: Iterable[StudentSummary], linked: Mapping[int, tuple[
     names = usernames or {}
     out = []
     for s in summaries:
-        key, name = linked.get(s.user_id, ("", s.display_name))
+        key, name = linked.get(s.user_id, (s.roster_key, s.display_name))
         out.append(replace(s, display_name=name or s.display_name, roster_key=key,
                            username=names.get(s.user_id, s.username)))
     if linked:

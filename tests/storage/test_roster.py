@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from bot.core.roster import parse_roster
@@ -52,6 +53,43 @@ async def test_a_member_is_linked_to_one_student_of_a_course(database: TestDatab
     assert not await repo.roster.link("hist", "sis:S9", ALICE)  # not on the roster
     assert await repo.roster.link("hist", "sis:S2", None)
     assert {r.user_id for r in await repo.roster.of_course("hist")} == {None}
+
+
+async def test_a_student_claims_a_roster_row_once_and_never_anothers(
+    database: TestDatabase,
+) -> None:
+    repo = database.repo
+    await repo.roster.import_students("hist", students("Ann,S1,A\nBen,S2,A\nCat,S3,A\n"),
+                                      now=T0)
+    await repo.roster.import_students("hist", students("Ann,S1,A\nBen,S2,A\n"), now=T0 + DAY)
+    assert await repo.roster.claim("hist", "sis:S1", ALICE) == "linked"
+    assert await repo.roster.claim("hist", "sis:S1", ALICE) == "linked"  # the same, again
+    assert await repo.roster.claim("hist", "sis:S1", BOB) == "taken"
+    assert await repo.roster.claim("hist", "sis:S2", ALICE) == "already"
+    assert await repo.roster.claim("hist", "sis:S3", BOB) == "gone"  # Cat left the class
+    assert await repo.roster.claim("hist", "sis:S9", BOB) == "gone"
+    record = await repo.roster.of_member("hist", ALICE)
+    assert record is not None and record.key == "sis:S1"
+    assert await repo.roster.of_member("hist", BOB) is None
+    assert await repo.roster.unlink_member("hist", ALICE) == "sis:S1"
+    assert await repo.roster.unlink_member("hist", ALICE) is None
+
+
+async def test_two_members_claiming_one_student_at_once_link_one(database: TestDatabase) -> None:
+    repo = database.repo
+    await repo.roster.import_students("hist", students("Ann,S1,A\nBen,S2,A\n"), now=T0)
+    for _ in range(5):
+        outcomes = await asyncio.gather(repo.roster.claim("hist", "sis:S1", ALICE),
+                                        repo.roster.claim("hist", "sis:S1", BOB))
+        assert sorted(outcomes) == ["linked", "taken"]
+        # One member claiming two students at once ends linked to one of them.
+        await repo.roster.link("hist", "sis:S1", None)
+        both = await asyncio.gather(repo.roster.claim("hist", "sis:S1", ALICE),
+                                    repo.roster.claim("hist", "sis:S2", ALICE))
+        assert sorted(both) == ["already", "linked"]
+        assert sum(r.user_id == ALICE for r in await repo.roster.of_course("hist")) == 1
+        for key in ("sis:S1", "sis:S2"):
+            await repo.roster.link("hist", key, None)
 
 
 async def test_students_who_left_are_purged_with_the_courses_records(
