@@ -7,7 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= $(if $(wildcard config.yaml),config.yaml,config.example.yaml)
 
-.PHONY: run test explore lint check install clean
+# Fonts the charts draw students' names with, in every script (Debian and Ubuntu packages).
+FONTS := fonts-noto-core fonts-noto-cjk fonts-symbola
+
+.PHONY: run test explore lint check install fonts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +18,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) fonts
 
-run: $(STAMP)
+# Installs the chart fonts where it can (root on Debian or Ubuntu); otherwise says how.
+fonts:
+	@command -v dpkg-query >/dev/null || exit 0; missing=""; \
+	for p in $(FONTS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" \
+	    || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing the fonts charts draw names with:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Charts draw names in every script once these fonts are installed: sudo apt-get install$$missing"; fi
+
+run: $(STAMP) fonts
 	$(BIN)/seminar --config $(CONFIG) run
 
 check: $(STAMP)
 	$(BIN)/seminar --config $(CONFIG) check
 
-test: $(STAMP)
+test: $(STAMP) fonts
 	$(BIN)/python -m pytest
 
 # Property tests with fresh random examples (many more of them) instead of the repeatable set.

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
+from bot.core.charts import chart_png
 from bot.core.config import Checkpoint, GradingSettings
 from bot.core.reports import (
     CSV_COLUMNS,
@@ -23,7 +24,6 @@ from bot.core.reports import (
     ReminderOutcome,
     StudentStats,
     StudentSummary,
-    chart_png,
     checkpoint_deadlines,
     escape_for_discord,
     left_alone,

@@ -29,7 +29,7 @@ from bot.client.interactions import (
     teacher_only,
     usernames_of,
 )
-from bot.core import lms, render, reports
+from bot.core import charts, lms, render, reports
 from bot.core.calendar import parse_course_time
 from bot.core.config import CourseSettings
 
@@ -240,7 +240,12 @@ class TeacherCog(commands.Cog):
         if chart:
             heading = reports.chart_title(course, title, student.display_name if student else None)
             # matplotlib takes a moment: draw off the event loop so the bot stays responsive.
-            png = await asyncio.to_thread(reports.chart_png, chart_data, heading)
+            missing: list[str] = []
+            png = await asyncio.to_thread(charts.chart_png, chart_data, heading,
+                                          missing=missing)
+            if missing:
+                log.warning("The chart drew some characters as boxes (%s): install the fonts "
+                            "the README lists under Charts.", "; ".join(missing[:5]))
             file = discord.File(io.BytesIO(png), filename="participation.png")
         await send_pages(interaction, pages, file)
 

@@ -5,7 +5,7 @@ Pure: no discord.py, no SQLAlchemy. The counting itself happens once, in SQL
 each checkpoint's counts from the same pass, see :class:`AuthorTotals`). This module combines
 those rows with the roster (who has not replied), grades them
 (:class:`~bot.core.config.GradingSettings`), and formats them: :func:`table_pages`,
-:func:`to_csv`, :func:`chart_png`, :func:`stats_text` (``/mystats``) and :func:`reminder_texts`.
+:func:`to_csv`, :func:`stats_text` (``/mystats``) and :func:`reminder_texts`.
 :mod:`bot.gradebook` runs the queries and calls these.
 
 What counts (set per course in :class:`~bot.core.config.GradingSettings`):
@@ -30,7 +30,6 @@ import datetime as dt
 import io
 import re
 import unicodedata
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -70,7 +69,6 @@ IDENTITY_COLUMNS: tuple[str, ...] = ("username", "roster_id")
 
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-CHART_NAME_WIDTH = 24
 #: Past this many students left alone, the line under a report says how many.
 LEFT_ALONE_NAMED = 5
 MIN_PAGE_CHARS = 200
@@ -565,73 +563,11 @@ def to_xlsx(summaries: Sequence[StudentSummary], *, roster: bool = False) -> byt
     return out.getvalue()
 
 
-# --- chart -----------------------------------------------------------------------------------
+# --- text pages ------------------------------------------------------------------------------
 
 
 def _truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
-
-
-def chart_png(
-    data: Sequence[StudentSummary] | Mapping[str, int],
-    title: str,
-    *,
-    max_bars: int = 80,
-    value_label: str = "replies",
-) -> bytes:
-    """A PNG bar chart of replies per student (summaries) or per label (a mapping).
-
-    Horizontal bars in the given order, top to bottom, names cut to 24 characters; the image
-    grows with the number of bars, and past ``max_bars`` only the first ones are drawn (the
-    title says so). Drawn with matplotlib's Agg canvas: no display, no global pyplot state.
-    """
-    # Imported here: matplotlib takes a while to import and only this function needs it.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    if isinstance(data, Mapping):
-        pairs = [(str(k), int(v)) for k, v in data.items()]
-    else:
-        pairs = [(s.display_name, s.replies) for s in data]
-    total = len(pairs)
-    pairs = pairs[:max_bars]
-    if total > len(pairs):
-        title = f"{title} (first {len(pairs)} of {total})"
-    # '$' starts matplotlib math text; escaped so a nickname is drawn as written.
-    labels = [_truncate(one_line(name), CHART_NAME_WIDTH).replace("$", r"\$") or "?"
-              for name, _ in pairs]
-    values = [v for _, v in pairs]
-
-    fig = Figure(figsize=(8, max(2.5, 1.2 + 0.3 * len(pairs))), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    if pairs:
-        positions = list(range(len(pairs)))
-        bars = ax.barh(positions, values, color="#5865F2")
-        ax.set_yticks(positions, labels)
-        ax.invert_yaxis()
-        ax.bar_label(bars, padding=3)
-        ax.set_xlim(0, max(max(values), 1) * 1.15)
-    else:
-        ax.set_yticks([])
-        ax.text(0.5, 0.5, f"No {value_label} yet", ha="center", va="center",
-                transform=ax.transAxes)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(value_label.capitalize())
-    ax.set_title(one_line(title).replace("$", r"\$"))
-    ax.spines[["top", "right"]].set_visible(False)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # Names in scripts or emoji the bundled font lacks draw as boxes; no log spam.
-        warnings.filterwarnings("ignore", message=r"Glyph .* missing from")
-        warnings.filterwarnings("ignore", message=r"Matplotlib currently does not support")
-        fig.tight_layout()
-        fig.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-# --- text pages ------------------------------------------------------------------------------
 
 
 def _plural(n: int, one: str, many: str) -> str:
