@@ -324,9 +324,9 @@ async def export_from_database(
                     f"lesson {lesson!r} has not been posted in course {course_key!r}, so there "
                     f"is nothing to export (posted: {', '.join(posted) or 'none yet'})")
         await sync_extensions(repo, course_key, course)
-        return await export(repo, course_key, course, None, {}, lesson=lesson,
-                                      now=now, titles=titles, file_format=file_format,
-                                      items=items, moodle_key=moodle_key)
+        return await export(repo, course_key, course, None, {}, lesson=lesson, now=now,
+                            titles=titles, file_format=file_format, items=items,
+                            moodle_key=moodle_key)
     finally:
         await engine.dispose()
 
@@ -354,10 +354,6 @@ async def import_roster(url: str, course_key: str, path: Path, *,
     finally:
         await engine.dispose()
     return roster, outcome
-
-
-FORMATS = lms.FORMATS
-LMS_FORMATS = lms.LMS_FORMATS
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +390,8 @@ async def export(
     cannot carry come back in ``left_out`` (a CSV with the reason). :class:`lms.ExportProblem`
     says why a format cannot be made (no roster yet, OneRoster ids missing from the config).
     """
-    if file_format in LMS_FORMATS and not await repo.roster.of_course(course_key):
+    records = await repo.roster.of_course(course_key)
+    if file_format in lms.LMS_FORMATS and not records:
         raise lms.ExportProblem(
             f"course {course_key!r} has no roster yet, so its students cannot be matched to "
             f"the {file_format.capitalize()} gradebook: import the class list first with "
@@ -409,24 +406,24 @@ async def export(
                                     titles=titles)
     summaries = reports.with_roster(summaries, {}, usernames)
     if file_format == "xlsx":
-        roster = bool(await repo.roster.of_course(course_key))
-        return GradebookExport(reports.to_xlsx(summaries, roster=roster), "xlsx",
+        return GradebookExport(reports.to_xlsx(summaries, roster=bool(records)), "xlsx",
                                len(summaries))
-    if file_format not in LMS_FORMATS:
+    if file_format not in lms.LMS_FORMATS:
         return GradebookExport(reports.to_csv(summaries, course.grading), "csv", len(summaries))
-    return await _lms_export(repo, course_key, course, summaries, lesson=lesson, titles=titles,
-                             now=now, file_format=file_format, items=items,
+    return await _lms_export(repo, course_key, course, summaries, records, lesson=lesson,
+                             titles=titles, now=now, file_format=file_format, items=items,
                              moodle_key=moodle_key)
 
 
 async def _lms_export(
     repo: Repository, course_key: str, course: CourseSettings,
-    summaries: list[reports.StudentSummary], *, lesson: str | None,
+    summaries: list[reports.StudentSummary], records: list[RosterRecord], *,
+    lesson: str | None,
     titles: Mapping[str, str] | None, now: dt.datetime | None, file_format: str,
     items: lms.Items, moodle_key: lms.MoodleKey,
 ) -> GradebookExport:
     """A Canvas, Moodle or OneRoster file of the roster's students, and who it leaves out."""
-    linked = await linked_students(repo, course_key)
+    linked = {r.user_id: _student(r) for r in records if r.user_id is not None}
     entries = [lms.Entry(s.user_id, s.display_name, s.username, linked.get(s.user_id), s.grade)
                for s in summaries]
     names = titles or {}
@@ -435,8 +432,7 @@ async def _lms_export(
               if lesson is None or p.lesson == lesson]
     columns = lms.grade_items(posted, entries, "lessons" if lesson else items,
                               course.gradebook.title)
-    unlinked = sum(1 for r in await repo.roster.of_course(course_key, present_only=True)
-                   if r.user_id is None)
+    unlinked = sum(1 for r in records if r.user_id is None and r.left_at is None)
     if file_format == "canvas":
         kept, left = lms.split(entries)
         data, extension = lms.canvas_csv(kept, columns), "csv"

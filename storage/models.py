@@ -327,3 +327,26 @@ class RosterEntry(Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Answer(Base):
+    """A student's first answer to a question of an answer-first lesson, posted by the bot.
+
+    Claimed before it is posted (one per student and question: a double submit posts once);
+    ``text`` is kept only until the bot has posted it as ``message_id``.
+    """
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("post_id", "question_index", "user_id", name="uq_answers_student"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("lesson_posts.id", ondelete="CASCADE"))
+    question_index: Mapped[int] = mapped_column(Integer)
+    course: Mapped[str] = mapped_column(String(50))
+    lesson: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)

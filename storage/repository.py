@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.answers import AnswerStore
 from storage.audit import AuditStore
 from storage.extensions import ExtensionStore
 from storage.posts import PostStore
@@ -45,7 +46,7 @@ class HoldsStudentData(Protocol):
 
 class Repository:
     """The database's stores: posts, replies, reports, reminders, audit, state, extensions,
-    the kept grading counts and the roster."""
+    the kept grading counts, the roster and answer-first answers."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
@@ -58,12 +59,13 @@ class Repository:
         self.extensions = ExtensionStore(sessions)
         self.work = WorkStore()
         self.roster = RosterStore(sessions)
+        self.answers = AnswerStore(sessions)
 
     @property
     def student_stores(self) -> tuple[HoldsStudentData, ...]:
         """Every store that holds a student's data."""
         return (self.replies, self.reminders, self.audit, self.extensions, self.work,
-                self.roster)
+                self.roster, self.answers)
 
     async def export_student(self, course: str, user_id: int) -> StudentData:
         """Everything recorded about one student in a course, table by table."""

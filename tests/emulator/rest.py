@@ -353,6 +353,9 @@ def _require_view(emu: DiscordEmulator, channel: Channel) -> int:
     permissions = emu.state.bot_permissions_in(channel)
     if not permissions & VIEW_CHANNEL:
         raise missing_access()
+    if (channel.type == PRIVATE_THREAD and emu.bot_user_id not in channel.thread_members
+            and not permissions & MANAGE_THREADS):
+        raise missing_access()  # a private thread shows only to its members and moderators
     return permissions
 
 
@@ -810,6 +813,15 @@ async def add_thread_member(emu: DiscordEmulator, req: ApiRequest) -> Any:
     user_id = req.id("user_id")
     if thread.guild_id is not None:
         emu.state.member(thread.guild_id, user_id)
+    if thread.archived:
+        raise ApiError(400, 50083, "Thread is archived")
+    permissions = emu.state.bot_permissions_in(thread)
+    _require(permissions, SEND_MESSAGES_IN_THREADS)
+    if thread.type == PRIVATE_THREAD:
+        if emu.bot_user_id not in thread.thread_members and not permissions & MANAGE_THREADS:
+            raise missing_access()
+        if not thread.invitable:  # only moderators add others to a non-invitable thread
+            _require(permissions, MANAGE_THREADS)
     thread.thread_members.setdefault(user_id, utcnow())
     return None
 

@@ -35,6 +35,7 @@ from .model import (
     INTENT_GUILD_MESSAGES,
     INTENT_GUILDS,
     MANAGE_THREADS,
+    PRIVATE_THREAD,
     PRIVILEGED_INTENTS,
     PUBLIC_THREAD,
     SEND_MESSAGES,
@@ -449,6 +450,8 @@ class DiscordEmulator:
             raise ActionRejected(f"{user.username} may not send messages in #{channel.name}")
         if channel.is_thread and channel.locked and not permissions & MANAGE_THREADS:
             raise ActionRejected(f"thread #{channel.name} is locked")
+        if not self.state.can_read(channel, user.id):
+            raise ActionRejected(f"Missing Access: {user.username} cannot see #{channel.name}")
 
     async def user_message(self, channel_id: int, author_id: int, content: str = "", *,
                            reply_to: int | None = None, mentions: Iterable[int] = (),
@@ -826,6 +829,7 @@ class DiscordEmulator:
             # Posting joins the thread, and reopens it when archived (a locked one only for
             # someone who may manage threads).
             channel.thread_members.setdefault(author.id, utcnow())
+            self._add_pinged(channel, author.id, body, message)
             may_manage = self.state.permissions_in(channel, author.id) & MANAGE_THREADS
             if channel.archived and (not channel.locked or may_manage):
                 self.update_channel(channel, {"archived": False})
@@ -833,6 +837,36 @@ class DiscordEmulator:
             self._dispatch_message("MESSAGE_CREATE", channel, message)
         self.notify()
         return message
+
+    def _add_pinged(self, thread: Channel, author_id: int, body: dict[str, Any],
+                    message: dict[str, Any]) -> None:
+        """A ping in a private thread adds the pinged members to it, when its author may
+        invite (the thread is invitable, or they may manage threads): Discord's rule, and
+        the way a careless reminder would let a student read a thread before answering."""
+        if thread.type != PRIVATE_THREAD:
+            return
+        may_manage = self.state.permissions_in(thread, author_id) & MANAGE_THREADS
+        if not (thread.invitable or may_manage):
+            return
+        allowed = body.get("allowed_mentions")
+        mentioned = [int(u["id"]) for u in message.get("mentions") or []]
+        if allowed is not None:
+            listed = {int(u) for u in allowed.get("users") or []}
+            everyone = "users" in (allowed.get("parse") or [])
+            mentioned = [u for u in mentioned if everyone or u in listed]
+        guild = self.state.guild(thread.guild_id) if thread.guild_id is not None else None
+        for user_id in mentioned:
+            if guild is not None and user_id in guild.members:
+                thread.thread_members.setdefault(user_id, utcnow())
+
+    def read_as(self, user_id: int, channel_id: int) -> list[dict[str, Any]]:
+        """The messages a user's client shows in a channel (oldest first), or ActionRejected
+        with Discord's "Missing Access" when they may not read it: what a student sees, by
+        the client, a link, a search or a notification."""
+        channel = self.state.channel(channel_id)
+        if channel.guild_id is not None and not self.state.can_read(channel, user_id):
+            raise ActionRejected(f"Missing Access: user {user_id} cannot read #{channel.name}")
+        return list(reversed(self.state.history(channel_id, limit=10_000)))
 
     def edit_message(self, channel: Channel, message: dict[str, Any], body: dict[str, Any],
                      uploads: list[Upload]) -> dict[str, Any]:

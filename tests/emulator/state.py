@@ -19,7 +19,9 @@ from .model import (
     DEFAULT_EVERYONE_PERMISSIONS,
     DM,
     GUILD_FORUM,
+    MANAGE_THREADS,
     PRIVATE_THREAD,
+    READ_MESSAGE_HISTORY,
     VIEW_CHANNEL,
     Channel,
     Guild,
@@ -234,6 +236,18 @@ class State:
         if not permissions & VIEW_CHANNEL:
             return 0
         return permissions
+
+    def can_read(self, channel: Channel, user_id: int) -> bool:
+        """Whether a user's client shows a channel's messages: View Channel and Read Message
+        History, and in a private thread also membership or Manage Threads (Discord's rule:
+        "only viewable by those invited and those with the MANAGE_THREADS permission")."""
+        permissions = self.permissions_in(channel, user_id)
+        if permissions & (VIEW_CHANNEL | READ_MESSAGE_HISTORY) != (
+                VIEW_CHANNEL | READ_MESSAGE_HISTORY):
+            return False
+        if channel.type == PRIVATE_THREAD:
+            return user_id in channel.thread_members or bool(permissions & MANAGE_THREADS)
+        return True
 
     def bot_permissions_in(self, channel: Channel) -> int:
         """Return the bot's effective permissions in a channel."""

@@ -27,6 +27,7 @@ TABLES = {
     "extensions",
     "lesson_work",
     "roster",
+    "answers",
     "lesson_posts",
     "question_threads",
     "reminder_opt_outs",

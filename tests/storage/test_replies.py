@@ -282,7 +282,7 @@ async def test_forgetting_a_student_erases_their_records_only(database: TestData
 
     assert await repo.forget_student("hist", ALICE) == {
         "replies": 3, "reminders_sent": 1, "reminder_opt_outs": 1, "audit_log": 0,
-        "extensions": 0, "lesson_work": 2, "roster": 0}
+        "extensions": 0, "lesson_work": 2, "roster": 0, "answers": 0}
     assert await replies_of(repo, "hist", ALICE) == []
     assert await reminded(repo, rome[0].post_id) == {BOB}
     assert await repo.reminders.opted_out("hist") == set()

@@ -48,6 +48,10 @@ async def test_a_student_is_exported_from_every_store_and_then_forgotten_everywh
     assert await repo.roster.link("hist", "login:bob", BOB)
     await repo.extensions.grant("hist", "rome", ALICE, T0 + 3 * HOUR, granted_by=9)
     await repo.extensions.grant("hist", "rome", BOB, T0 + 3 * HOUR, granted_by=9)
+    for user, message in ((ALICE, 1_001), (BOB, 1_002)):
+        answer, _ = await repo.answers.claim(thread.post_id, 0, "hist", "rome", user, "My answer",
+                                             T0 + HOUR)
+        await repo.answers.posted(answer.id, message)
 
     data = await repo.export_student("hist", ALICE)
     tables = {column.split(".")[0] for column in user_id_columns()}
