@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
@@ -75,6 +76,10 @@ class LessonPost(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     posted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Posted in answer-first mode (private question threads, an Answer button under each
+    #: question); fixed when the post is first sent, whatever the config says later.
+    answer_first: Mapped[bool] = mapped_column(Boolean, default=False,
+                                               server_default=sa_false())
 
 
 class QuestionThread(Base):

@@ -198,6 +198,20 @@ class PostStore(Store):
         async with self._sessions.begin() as session:
             await session.execute(stmt)
 
+    async def mark_answer_first(self, post_id: int) -> bool:
+        """Fix a post's mode as answer-first before anything of it is sent (idempotent).
+
+        Nothing is changed once the lesson message was recorded: a post keeps the mode it was
+        first sent in. True if the post is answer-first now.
+        """
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(LessonPost)
+                .where(LessonPost.id == post_id, LessonPost.message_id.is_(None))
+                .values(answer_first=True).execution_options(synchronize_session=False))
+            return bool(await session.scalar(
+                select(LessonPost.answer_first).where(LessonPost.id == post_id)))
+
     async def record_thread(
         self,
         post_id: int,

@@ -46,6 +46,7 @@ class Post:
     message_id: int | None
     posted_at: dt.datetime | None
     late: bool
+    answer_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)

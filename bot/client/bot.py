@@ -27,6 +27,7 @@ EXTENSIONS: tuple[str, ...] = (
     "bot.cogs.participation",
     "bot.cogs.teacher",
     "bot.cogs.roster",
+    "bot.cogs.answers",
     "bot.cogs.students",
     "bot.cogs.reminders",
 )

@@ -1,7 +1,8 @@
 """Reminders: ``/remind`` (teachers), the automatic reminder before a lesson is due, and
 ``/reminders on|off`` (students).
 
-A reminder is one message in the lesson's first question thread that mentions exactly the
+A reminder is one message in the lesson's first question thread (in the class channel for an
+answer-first lesson, whose threads are private) that mentions exactly the
 students (members with the course's student role) who have not replied to that lesson, have
 not turned reminders off, and were not reminded for it before: a mention in a thread notifies
 the student and adds them to the thread, right where their reply belongs. Each student is
@@ -119,13 +120,19 @@ class RemindersCog(commands.Cog):
         if not fresh:
             return outcome
         threads = [t.thread_id for t in await repo.posts.threads_of(post.id)]
-        channel = await self._channel_for(course, threads)
+        # Answer-first: a ping in a private thread would let the student in unanswered, so
+        # the reminder goes to the class channel and points at the Answer buttons.
+        channel = await self._channel_for(course, [] if post.answer_first else threads)
+        link = (f"https://discord.com/channels/{course.guild_id}/{post.channel_id}/"
+                f"{post.message_id}" if post.answer_first and post.message_id else None)
         by_due: dict[dt.datetime | None, list[int]] = {}
         for user_id in fresh:
             by_due.setdefault(own_due.get(user_id, post.due_at), []).append(user_id)
         title = lesson_title(self.bot, post.lesson)
         messages = [message for due, users in by_due.items()
-                    for message in reports.reminder_texts(users, title, due, threads)]
+                    for message in reports.reminder_texts(
+                        users, title, due, [] if post.answer_first else threads,
+                        lesson_link=link)]
         sent: list[int] = []
         try:
             for text, user_ids in messages:

@@ -324,6 +324,9 @@ class CourseSettings(_Strict):
     calendar: CalendarSettings = CalendarSettings()
     catch_up: CatchUp = CatchUp()
     lock_at_due: bool = False
+    #: Students answer each question before they may read their classmates' replies (each
+    #: lesson may say otherwise with its own ``answer_first``).
+    answer_first: bool = False
     store_text: bool = False
     retention_days: int = Field(default=365, ge=1, le=limits.MAX_RETENTION_DAYS)
     grading: GradingSettings = GradingSettings()

@@ -86,6 +86,9 @@ class Lesson(BaseModel):
         min_length=1, max_length=limits.MAX_QUESTIONS)
     resources: list[Resource] = Field(default=[], max_length=limits.MAX_RESOURCES)
     transcript: str | None = None
+    #: Students answer before they may read their classmates (private threads); None: as
+    #: the course says.
+    answer_first: bool | None = None
 
     @field_validator("slug")
     @classmethod

@@ -186,6 +186,25 @@ def wrong_channel_sentence(channel_id: int, kind: str, course_key: str) -> str:
             f"text channel or a forum. Change channel_id of course '{course_key}' in the config.")
 
 
+#: What an answer-first post needs beyond a normal one: private threads it can add students to
+#: (only moderators add others to a thread students may not invite to).
+ANSWER_FIRST_PERMISSIONS = ("Create Private Threads", "Manage Threads",
+                            "Send Messages in Threads")
+
+
+def answer_first(course_default: bool, lesson_choice: bool | None) -> bool:
+    """Whether a lesson is posted answer-first: its own choice, else the course's."""
+    return course_default if lesson_choice is None else lesson_choice
+
+
+def answer_first_forum_sentence(channel_id: int, course_key: str, slug: str) -> str:
+    """Why an answer-first post failed in a forum channel."""
+    return (f"“{slug}” is an answer-first lesson, which needs private threads, and the class "
+            f"channel <#{channel_id}> is a forum, where Discord has none. Make the class "
+            f"channel of course '{course_key}' a text channel, or set answer_first: false for "
+            f"this lesson. {retry_hint(slug)}")
+
+
 def server_trouble_sentence(status: int | None, attempts: int, slug: str) -> str:
     """Why a post failed when Discord kept failing (429/5xx, or no answer) on every retry."""
     what = f"answering {status}" if status else "not answering"

@@ -768,12 +768,14 @@ def reminder_texts(
     thread_ids: Sequence[int] = (),
     *,
     max_chars: int = MESSAGE_CONTENT_LIMIT,
+    lesson_link: str | None = None,
 ) -> list[tuple[str, tuple[int, ...]]]:
     """Reminder messages that mention ``user_ids``: (text, the ids that text mentions).
 
     Each message fits ``max_chars``; a long class is split over several messages, and each
     student is mentioned exactly once. The text names the lesson, its due time as Discord
-    timestamps, the question threads, and how to turn reminders off.
+    timestamps, the question threads (or, for an answer-first lesson, ``lesson_link``: its
+    post, where the Answer buttons are), and how to turn reminders off.
     """
     title = escape_for_discord(lesson_title, max_length=100)
     due = ""
@@ -781,6 +783,8 @@ def reminder_texts(
         due = f" Due {discord_timestamp(due_at, 'F')} ({discord_timestamp(due_at, 'R')})."
     where = " ".join(f"<#{t}>" for t in thread_ids[:10])
     reply = f" Reply in a question thread: {where}." if where else ""
+    if lesson_link is not None:
+        reply = f" Press **Answer** under each question of the lesson: {lesson_link}"
     tail = (f"— you have not replied to “{title}” yet.{due}{reply} "
             "(Use /reminders off to stop these.)")
     budget = max_chars - len("Reminder: ") - len(tail) - 1

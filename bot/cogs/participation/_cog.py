@@ -116,8 +116,10 @@ class ParticipationCog(commands.Cog):
         if thread is None:
             return
         message = payload.message
-        # Discord also sends updates that are no edit (a link preview appearing).
-        if message.edited_at is None or "content" not in payload.data:
+        # Discord also sends updates that are no edit (a link preview appearing); the bot's
+        # own messages are no reply (an answer-first answer's edits are recorded by its cog).
+        if (message.edited_at is None or "content" not in payload.data
+                or payload.data.get("author", {}).get("bot")):
             return
         content = message.content
         replied = await self.threads.replied_to(message, None)

@@ -136,8 +136,9 @@ class LessonThreads:
         """The message a reply answers, with its author and text when they can be found.
 
         Looked up in the event itself, the client's cache, the batch being read, the
-        buffer, then the database (which holds only members' replies, never bots', and
-        their text only in courses that store it).
+        buffer, then the database (which holds only members' replies, and their text only in
+        courses that store it). A bot's message is looked up in the database too: an
+        answer-first answer is posted by the bot and recorded as its student's reply.
         """
         reference = message.reference
         if (reference is None or reference.message_id is None
@@ -149,15 +150,17 @@ class LessonThreads:
             target = reference.cached_message
         if target is None and earlier is not None:
             target = earlier.get(target_id)
-        if target is not None:
-            return RepliedTo(target_id, Person(target.author.id, target.author.bot),
-                             target.content)
+        if target is not None and not target.author.bot:
+            return RepliedTo(target_id, Person(target.author.id), target.content)
         waiting = self.recorder.buffer.get(target_id)
         if waiting is not None:
             return RepliedTo(target_id, Person(waiting.author_id), waiting.text)
+        # A bot's message recorded as a reply is an answer-first answer: its student's.
         recorded = await self.recorder.repository.replies.get(target_id)
         if recorded is not None:
             return RepliedTo(target_id, Person(recorded.author_id), recorded.text)
+        if target is not None:
+            return RepliedTo(target_id, Person(target.author.id, bot=True), target.content)
         return RepliedTo(target_id)
 
 

@@ -27,6 +27,7 @@ Place = discord.abc.GuildChannel | discord.Thread
 # Permissions each step needs (discord.py's names), to say which one is missing on a 403.
 SEND = ("view_channel", "send_messages", "embed_links")
 OPEN_THREAD = ("create_public_threads", "read_message_history")
+OPEN_PRIVATE_THREAD = ("create_private_threads", "manage_threads")
 SEND_IN_THREAD = ("send_messages_in_threads", "embed_links")
 READ_HISTORY = ("read_message_history",)
 

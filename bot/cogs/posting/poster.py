@@ -19,8 +19,10 @@ import discord
 
 from bot.client.interactions import lesson_title
 from bot.client.messages import message_kwargs, to_embed, to_view
+from bot.cogs.answers.views import answer_view
 from bot.cogs.posting import recovery
 from bot.cogs.posting.calls import (
+    OPEN_PRIVATE_THREAD,
     OPEN_THREAD,
     READ_HISTORY,
     RETRY_DELAYS,
@@ -157,8 +159,13 @@ class Poster:
             return PostResult(None, reason)
         note = posting_rules.late_note(post.scheduled_at) if decision.late else None
 
+        answer_first = post.answer_first
+        if nothing_sent and posting_rules.answer_first(course.answer_first, lesson.answer_first):
+            answer_first = await self.repository.posts.mark_answer_first(post.id)
+        if answer_first:
+            self._check_answer_first(post, channel, lesson)
         await self._send_lesson(post, channel, lesson, note, sent)
-        await self._open_questions(post, channel, lesson, sent)
+        await self._open_questions(post, channel, lesson, sent, answer_first=answer_first)
         late = decision.late if nothing_sent else None
         if not await self.repository.posts.mark(post.id, "posted", claimant=self.claimant,
                                                late=late):
@@ -208,6 +215,20 @@ class Poster:
             raise PostRefused(posting_rules.permission_sentence(where(found), ["Embed Links"],
                                                                 lesson.slug))
         return found
+
+    @staticmethod
+    def _check_answer_first(post: Post, channel: ClassChannel, lesson: Lesson) -> None:
+        """Refuse, naming the fix, an answer-first post that would fail half-way."""
+        if isinstance(channel, discord.ForumChannel):
+            raise PostRefused(posting_rules.answer_first_forum_sentence(
+                channel.id, post.course, lesson.slug))
+        have = channel.permissions_for(channel.guild.me)
+        missing = [name for name, ok in zip(posting_rules.ANSWER_FIRST_PERMISSIONS, (
+            have.create_private_threads, have.manage_threads, have.send_messages_in_threads),
+            strict=True) if not ok]
+        if missing:
+            raise PostRefused(posting_rules.permission_sentence(where(channel), missing,
+                                                                lesson.slug))
 
     # --- sending ------------------------------------------------------------------------------
 
@@ -295,13 +316,16 @@ class Poster:
             await self._call(sender(target, nonce, kwargs(index)), channel, SEND, lesson.slug)
 
     async def _open_questions(self, post: Post, channel: ClassChannel, lesson: Lesson,
-                              sent: recovery.Sent) -> None:
+                              sent: recovery.Sent, *, answer_first: bool = False) -> None:
         """Open a thread for each question not recorded yet; record each as it opens."""
         recorded = {t.question_index for t in await self.repository.posts.threads_of(post.id)}
         for index in range(len(lesson.questions)):
             if index in recorded:
                 continue
-            if isinstance(channel, discord.ForumChannel):
+            if answer_first and isinstance(channel, discord.TextChannel):
+                thread_id, starter_id = await self._private_question(post, channel, lesson,
+                                                                     index, sent)
+            elif isinstance(channel, discord.ForumChannel):
                 thread_id, starter_id = await self._forum_question(post, channel, lesson, index,
                                                                    sent)
             else:
@@ -340,6 +364,39 @@ class Poster:
         await self._send_overflow(post, channel, lesson, index, thread_id, specs)
         return thread_id, message_id
 
+    async def _private_question(self, post: Post, channel: discord.TextChannel, lesson: Lesson,
+                                index: int, sent: recovery.Sent) -> tuple[int, int]:
+        """Answer-first: the question in the channel with its Answer button, and a private
+        thread (no starter message: a thread from a message is public) that students join by
+        answering: (thread id, question message id)."""
+        specs = render.question_messages(lesson, index)
+        message_id = sent.question_messages.get(index)
+        if message_id is None:
+            nonce = posting_rules.send_nonce(post.id, f"q{index}")
+            kwargs = {**self._kwargs(specs[0]), "view": answer_view(post.id, index)}
+            message = await self._call(sender(channel, nonce, kwargs), channel, SEND,
+                                       lesson.slug)
+            message_id = message.id
+        for part, spec in enumerate(specs[1:], 1):  # a long question: all of it before answering
+            nonce = posting_rules.send_nonce(post.id, f"q{index}:{part}")
+            await self._call(sender(channel, nonce, self._kwargs(spec)), channel, SEND,
+                             lesson.slug)
+        name = render.thread_name(index, lesson.questions[index])
+
+        async def open_thread(attempt: int) -> int:
+            if attempt or sent.question_messages.get(index) is not None:
+                # A lost answer (or a crash) may have opened it already: find it by name.
+                found = await self._threads_since(channel, post.scheduled_at)
+                if name in found:
+                    return found[name]
+            thread = await channel.create_thread(
+                name=name, type=discord.ChannelType.private_thread, invitable=False,
+                auto_archive_duration=posting_rules.THREAD_ARCHIVE_MINUTES)
+            return thread.id
+
+        thread_id = await self._call(open_thread, channel, OPEN_PRIVATE_THREAD, lesson.slug)
+        return thread_id, message_id
+
     async def _forum_question(self, post: Post, forum: discord.ForumChannel, lesson: Lesson,
                               index: int, sent: recovery.Sent) -> tuple[int, int]:
         """A forum post for the question, tagged: (thread id, starter message id)."""
@@ -374,11 +431,15 @@ class Poster:
     async def _forum_posts_since(self, forum: discord.ForumChannel,
                                  since: dt.datetime) -> dict[str, int]:
         """The bot's active posts in a forum created since ``since`` and not yet recorded."""
+        return await self._threads_since(forum, since)
+
+    async def _threads_since(self, parent: ClassChannel, since: dt.datetime) -> dict[str, int]:
+        """The bot's active threads in a channel created since ``since``, not yet recorded."""
         me = self.bot.user.id if self.bot.user else 0
         found: dict[str, int] = {}
-        threads = await forum.guild.active_threads()
+        threads = await parent.guild.active_threads()
         for thread in sorted(threads, key=lambda t: t.id):
-            if thread.parent_id != forum.id or thread.owner_id != me:
+            if thread.parent_id != parent.id or thread.owner_id != me:
                 continue
             if discord.utils.snowflake_time(thread.id) < since - dt.timedelta(seconds=1):
                 continue

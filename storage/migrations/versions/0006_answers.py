@@ -4,7 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-03
 
-One row per student and question of an answer-first lesson: claimed when the student submits
+A post remembers whether it was posted answer-first. One row per student and question of an
+answer-first lesson: claimed when the student submits
 their answer (so that a double submit posts once), holding the text until the bot has posted
 it, then the id of the message the bot posted.
 """
@@ -23,7 +24,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Create the answers table."""
+    """Mark answer-first posts, and create the answers table."""
+    with op.batch_alter_table("lesson_posts") as batch:
+        batch.add_column(sa.Column("answer_first", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
     op.create_table(
         "answers",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -43,5 +47,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the answers table."""
+    """Drop the answers table and the answer-first mark."""
     op.drop_table("answers")
+    with op.batch_alter_table("lesson_posts") as batch:
+        batch.drop_column("answer_first")
