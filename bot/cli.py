@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot.core.config import ConfigError, CourseSettings, Settings, load_settings
 from bot.core.lessons import Lesson, LessonError, load_lessons
@@ -79,7 +80,33 @@ def cmd_check(args: argparse.Namespace) -> int:
               f"{len(lesson.resources)} reading(s))")
     for line in advice(settings, lessons):
         print(f"  note: {line}")
+    if getattr(args, "online", False):
+        return _check_online(settings, lessons)
     return 0
+
+
+def _check_online(settings: Settings, lessons: dict[str, Lesson]) -> int:
+    """Ask Discord whether each course's server is set up; print every problem at once."""
+    import asyncio
+
+    from bot.client.run import OnlineTrouble, online_check
+    from bot.core.config import read_token
+    from storage.migrate import MigrationError
+
+    token = read_token(settings)
+    try:
+        general, by_course = asyncio.run(online_check(settings, token, lessons))
+    except (OnlineTrouble, MigrationError) as exc:
+        raise UsageError(str(exc)) from None
+    problems = general + [p for found in by_course.values() for p in found]
+    if not problems:
+        print(f"Online: every course's server is set up ({len(by_course)} course(s)): "
+              "channels, roles, permissions and intents.")
+        return 0
+    print(f"Online: {len(problems)} problem(s) to fix in Discord:", file=sys.stderr)
+    for problem in problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 1
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -155,11 +182,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _verdicts(settings: Settings, keys: list[str]) -> dict[str, Any]:
+    """Each course's last online check kept in the database (none when there is none)."""
+    import asyncio
+
+    from bot.client.server_check import stored_verdicts
+    from bot.gradebook import ExportError, check_database_file
+
+    try:
+        check_database_file(settings.database.url)
+    except ExportError:
+        return {}
+    return asyncio.run(stored_verdicts(settings.database.url, keys))
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Print each course's upcoming posts (or, with --all, every post) in its local time."""
     import datetime as dt
 
     from bot.core.calendar import format_local, occurrences
+    from bot.core.posting_rules import verdict_line
 
     settings = _settings(args)
     if args.course is not None and args.course not in settings.courses:
@@ -171,6 +213,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     lessons = _lessons(settings)
     now = dt.datetime.now(dt.UTC)
     keys = [args.course] if args.course is not None else list(settings.courses)
+    verdicts = _verdicts(settings, keys)
     for index, key in enumerate(keys):
         course = settings.courses[key]
         everything = occurrences(key, course)
@@ -196,6 +239,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             if occurrence.shifted:
                 print(f"      ({occurrence.scheduled:%H:%M} does not exist that day: the clocks "
                       f"go forward, so it posts at {occurrence.local_post_at:%H:%M})")
+        if any(o.post_at > now for o in everything):
+            print(f"  {verdict_line(verdicts.get(key))}")
     return 0
 
 
@@ -406,6 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.set_defaults(func=cmd_sync)
 
     check = command("check", help="check the config and every lesson file")
+    check.add_argument("--online", action="store_true",
+                       help="also ask Discord: servers, channels, roles, the bot's permissions "
+                            "in each channel, the privileged intents (needs the token)")
     check.set_defaults(func=cmd_check)
 
     preview = command("preview", help="print what a lesson post will show")

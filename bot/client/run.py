@@ -245,6 +245,47 @@ async def sync_now(settings: Settings, token: str) -> int:
     return 1 if failed else 0
 
 
+@contextlib.asynccontextmanager
+async def rest_client(settings: Settings, token: str) -> AsyncIterator[discord.Client]:
+    """A client logged in over REST only (no gateway): :class:`OnlineTrouble` says why not."""
+    configure_endpoints(settings)
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        try:
+            await client.login(token)
+        except discord.LoginFailure:
+            raise OnlineTrouble(TOKEN_REJECTED.format(var=settings.discord.token_env,
+                                                      portal=DEVELOPER_PORTAL)) from None
+        except LOGIN_TROUBLE as exc:
+            raise OnlineTrouble(login_trouble(settings, exc)) from None
+        yield client
+    finally:
+        await client.close()
+
+
+class OnlineTrouble(Exception):
+    """Discord could not be asked (a rejected token, no network); the message says why."""
+
+
+async def online_check(settings: Settings, token: str, lessons: Mapping[str, Lesson],
+                       ) -> tuple[list[str], dict[str, list[str]]]:
+    """``seminar check --online``: every problem Discord shows, kept for ``seminar schedule``."""
+    import datetime as dt
+
+    from bot.client.server_check import check_online, keep_verdicts
+
+    async with rest_client(settings, token) as client:
+        general, by_course = await check_online(client, settings, lessons)
+    await asyncio.to_thread(upgrade, settings.database.url)
+    engine = create_engine(settings.database.url)
+    try:
+        await keep_verdicts(Repository(create_sessionmaker(engine)), general, by_course,
+                            dt.datetime.now(dt.UTC))
+    finally:
+        await engine.dispose()
+    return general, by_course
+
+
 def sync_commands(settings: Settings, token: str) -> int:
     """``seminar sync``: push the slash commands to every course's server now."""
     setup_logging(settings.log_level, token)

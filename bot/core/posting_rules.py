@@ -16,6 +16,7 @@ from bot.core.calendar import Occurrence
 from bot.core.config import CatchUp
 from bot.core.lessons import Lesson
 from bot.core.render import THREAD_NAME_LIMIT, discord_timestamp, escape_for_discord, truncate
+from bot.core.server_check import Verdict
 
 # A post this little behind its time is on time: the loop woke a moment late, or was busy
 # posting another course's lesson.
@@ -281,3 +282,20 @@ def schedule_overview(
             line += f": {truncate(post.reason, 300)}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def setup_problems_text(course_name: str, problems: list[str]) -> str:
+    """The teachers' notice of what the online check found at start-up."""
+    lines = [f"⚠️ {len(problems)} set-up problem(s) for {course_name}: lessons may fail to "
+             "post until they are fixed."]
+    lines += [f"• {problem}" for problem in problems]
+    lines.append("Run `seminar check --online` after fixing them to check again.")
+    return "\n".join(lines)
+
+
+def verdict_line(verdict: Verdict | None) -> str:
+    """Whether the next lesson can be posted as configured: the online check's verdict."""
+    if verdict is None:
+        return ("Next lesson: not checked against Discord yet (the bot checks at start; "
+                "`seminar check --online` checks now).")
+    return "Next lesson: " + verdict.line()

@@ -956,6 +956,18 @@ class DiscordEmulator:
                                   guild_id=channel.guild_id, intent=INTENT_GUILDS)
         self.notify()
 
+    def delete_role(self, guild_id: int, role_id: int) -> None:
+        """Delete a role: members lose it (GUILD_ROLE_DELETE)."""
+        guild = self.state.guild(guild_id)
+        guild.roles.pop(role_id, None)
+        for member in guild.members.values():
+            if role_id in member.roles:
+                member.roles.remove(role_id)
+        self.gateway.dispatch("GUILD_ROLE_DELETE", {"guild_id": str(guild_id),
+                                                    "role_id": str(role_id)},
+                              guild_id=guild_id, intent=INTENT_GUILDS)
+        self.notify()
+
     def delete_channel(self, channel: Channel) -> None:
         """Delete a channel or thread (CHANNEL_DELETE / THREAD_DELETE)."""
         channel.deleted = True

@@ -420,7 +420,7 @@ async def test_a_403_fails_that_post_tells_the_teacher_and_other_courses_still_p
     async with start_bot(settings) as bot:
         (failed,) = await settled(repo_of(bot), COURSE)
         (posted,) = await settled(repo_of(bot), "art-201")
-        await emulator.wait_for(lambda: emulator.messages(room.teacher_channel_id))
+        await emulator.wait_for(lambda: len(emulator.messages(room.teacher_channel_id)) >= 2)
         audit = await audit_log(repo_of(bot), COURSE)
     assert posted.status == "posted"
     assert_one_complete_text_post(emulator, art.id)
@@ -430,7 +430,11 @@ async def test_a_403_fails_that_post_tells_the_teacher_and_other_courses_still_p
                 f"admin to give it to me. Once that is fixed, use `/schedule post {SEED}` to "
                 "post it.")
     assert failed.reason == sentence
-    (told,) = emulator.messages(room.teacher_channel_id)
+    # The start-up check told the teacher first, before the lesson was due; then the post.
+    notice, told = emulator.messages(room.teacher_channel_id)
+    assert notice["content"].startswith("⚠️ 1 set-up problem(s) for History 101")
+    assert "the bot lacks 'Send Messages'" in notice["content"]
+    assert "Send Messages: to post lessons" in notice["content"]
     assert told["content"] == f"I could not post “{SEED_TITLE}”. {sentence}"
     assert [a.action for a in audit] == ["post_failed"]
     refused = emulator.calls_to("POST", rf"/channels/{room.class_channel_id}/messages$")
@@ -580,9 +584,12 @@ async def test_a_class_channel_that_does_not_exist_is_named_to_the_teacher(
         room, [entry({"seconds": 2})], channel_id=missing)})
     async with start_bot(settings) as bot:
         (post,) = await settled(repo_of(bot))
-        await emulator.wait_for(lambda: emulator.messages(room.teacher_channel_id))
+        await emulator.wait_for(lambda: len(emulator.messages(room.teacher_channel_id)) >= 2)
     assert post.status == "failed"
-    (told,) = emulator.messages(room.teacher_channel_id)
+    # The start-up check named it first, with how to find the right id; then the post failed.
+    notice, told = emulator.messages(room.teacher_channel_id)
+    assert f"the class channel (channel_id: {missing}) is not a channel of" in notice["content"]
+    assert "Copy Channel ID" in notice["content"]
     assert told["content"] == (
         f"I could not post “{SEED_TITLE}”. The class channel <#{missing}> (id {missing}) does "
         f"not exist or I cannot see it. Check channel_id of course '{COURSE}' in the config "

@@ -8,6 +8,8 @@ at the due time. The sentences are :mod:`bot.core.posting_rules`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from discord.ext import commands
 from bot.client.errors import UserFacingError
 from bot.client.interactions import LessonArg, course_of, notify_teachers, teacher_only
 from bot.client.messages import respond
+from bot.client.server_check import check_online, keep_verdicts, verdict_of
 from bot.cogs.posting.locking import ThreadLocker
 from bot.cogs.posting.poster import Poster
 from bot.cogs.posting.scheduler import Scheduler
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JOB = "posting"
+#: Seconds a closing bot waits for the start-up server check to finish its writes.
+CHECK_GRACE = 5.0
 UPCOMING_SHOWN = 10
 RECENT_SHOWN = 10
 
@@ -53,6 +58,9 @@ class PostingCog(commands.Cog, name="Posting"):
         # Who holds a claim: unique per process (and per bot, when a test runs two).
         self.poster = Poster(bot, claims.new_claimant())
         self.scheduler = Scheduler(bot, self.poster, ThreadLocker(bot))
+        #: When the courses' servers were checked at start-up (None: not yet).
+        self.checked_at: dt.datetime | None = None
+        self._checking: asyncio.Task[None] | None = None
 
     @property
     def repository(self) -> Repository:
@@ -66,13 +74,50 @@ class PostingCog(commands.Cog, name="Posting"):
         log.info("Scheduler started (claimant %s).", self.poster.claimant)
 
     async def cog_unload(self) -> None:
-        """Stop the scheduler (a post in progress stays claimed and is completed later)."""
+        """Stop the scheduler (a post in progress stays claimed and is completed later), and
+        let the start-up check finish its writes (or stop it) before storage closes."""
         self.bot.remove_dynamic_items(TranscriptButton)
         self.bot.timers.remove(JOB)
+        checking = self._checking
+        if checking is not None and not checking.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(checking), CHECK_GRACE)
+            except (TimeoutError, Exception):
+                checking.cancel()
+                with contextlib.suppress(BaseException):
+                    await checking
 
     def wake(self) -> None:
         """Make the scheduler look at the calendar and the database again now."""
         self.bot.timers.wake(JOB)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Check each course's server once the cache is full: every problem goes to the log
+        and to the course's teachers, before the first lesson is due."""
+        if self.checked_at is not None:
+            return
+        self.checked_at = utcnow()
+        self._checking = asyncio.create_task(self._check_servers(self.checked_at),
+                                             name="seminar-server-check")
+
+    async def _check_servers(self, now: dt.datetime) -> None:
+        courses = self.bot.served_courses()
+        try:
+            general, by_course = await check_online(self.bot, self.bot.settings,
+                                                    self.bot.lessons, courses)
+            await keep_verdicts(self.repository, general, by_course, now)
+        except Exception:
+            log.exception("The start-up check of the courses' servers failed; posting goes on.")
+            return
+        for key, problems in by_course.items():
+            found = general + problems
+            if not found:
+                continue
+            for problem in found:
+                log.warning("Set-up problem: %s", problem)
+            await notify_teachers(self.bot, key, posting_rules.setup_problems_text(
+                courses[key].name, found))
 
     @commands.Cog.listener()
     async def on_seminar_calendar_changed(self) -> None:
@@ -96,6 +141,9 @@ class PostingCog(commands.Cog, name="Posting"):
                   for p in await repo.posts.recent(key, RECENT_SHOWN) if p.scheduled_at <= now]
         titles = {slug: lesson.title for slug, lesson in self.bot.lessons.items()}
         text = posting_rules.schedule_overview(course.name, upcoming, recent, titles)
+        verdict = await verdict_of(repo, key)
+        if upcoming:
+            text += "\n" + posting_rules.verdict_line(verdict)
         pieces = render.chunk_text(text, render.MESSAGE_CONTENT_LIMIT)
         await respond(interaction, [render.MessageSpec(content=p) for p in pieces],
                       ephemeral=True)
