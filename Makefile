@@ -10,7 +10,7 @@ CONFIG ?= $(if $(wildcard config.yaml),config.yaml,config.example.yaml)
 # Fonts the charts draw students' names with, in every script (Debian and Ubuntu packages).
 FONTS := fonts-noto-core fonts-noto-cjk fonts-symbola
 
-.PHONY: run test explore lint check install fonts clean
+.PHONY: run test init explore lint check install fonts clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ fonts:
 
 run: $(STAMP) fonts
 	$(BIN)/seminar --config $(CONFIG) run
+
+# Writes config.yaml by asking Discord and you (needs DISCORD_TOKEN in the environment).
+init: $(STAMP)
+	$(BIN)/seminar init
 
 check: $(STAMP)
 	$(BIN)/seminar --config $(CONFIG) check

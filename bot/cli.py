@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.core.config import ConfigError, CourseSettings, Settings, load_settings
+from bot.core.config import (
+    DEFAULT_API_BASE,
+    ConfigError,
+    CourseSettings,
+    Settings,
+    load_settings,
+)
 from bot.core.lessons import Lesson, LessonError, load_lessons
 from bot.core.lms import FORMATS, ITEMS, MOODLE_KEYS
 
@@ -107,6 +113,57 @@ def _check_online(settings: Settings, lessons: dict[str, Lesson]) -> int:
     for problem in problems:
         print(f"  - {problem}", file=sys.stderr)
     return 1
+
+
+def _init_arguments(parser: argparse.ArgumentParser) -> None:
+    """``seminar init``'s flags: every question has one."""
+    parser.add_argument("pages", nargs="*", metavar="PAGE",
+                        help="lesson pages (copied from the web) to import first")
+    parser.add_argument("--force", action="store_true", help="replace an existing config")
+    parser.add_argument("--no-input", dest="interactive", action="store_false",
+                        default=sys.stdin.isatty(),
+                        help="ask nothing: every answer comes from a flag or its default")
+    parser.add_argument("--token-env", default="DISCORD_TOKEN", metavar="VAR",
+                        help="the environment variable holding the bot token")
+    parser.add_argument("--api-base", default=DEFAULT_API_BASE, metavar="URL",
+                        help="Discord's REST address (a proxy or a test emulator)")
+    parser.add_argument("--gateway-url", metavar="URL", help="Discord's gateway address")
+    parser.add_argument("--wait", type=float, default=900, metavar="SECONDS",
+                        help="how long to wait for the bot to be added to a server")
+    parser.add_argument("--server", metavar="NAME|ID")
+    parser.add_argument("--class-channel", metavar="NAME|ID")
+    parser.add_argument("--teachers-channel", metavar="NAME|ID")
+    parser.add_argument("--teacher-role", metavar="NAME|ID")
+    parser.add_argument("--student-role", metavar="NAME|ID")
+    parser.add_argument("--course", metavar="KEY", help="the course's short key")
+    parser.add_argument("--course-name", metavar="NAME")
+    parser.add_argument("--timezone", metavar="ZONE", help="an IANA name, e.g. Europe/Paris")
+    parser.add_argument("--weekdays", metavar="DAYS", help='e.g. "tue thu"')
+    parser.add_argument("--time", metavar="HH:MM")
+    parser.add_argument("--start", metavar="YYYY-MM-DD")
+    parser.add_argument("--end", metavar="YYYY-MM-DD")
+    parser.add_argument("--skip", metavar="DATES", help='e.g. "2026-11-26 2026-11-27"')
+    parser.add_argument("--lessons-folder", default="prompts", metavar="DIR",
+                        help="where lessons are kept, next to the config (default prompts)")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Write a working config.yaml by asking Discord and the teacher: no ids to copy."""
+    from rich.console import Console
+
+    from bot.client.setup import InitError, init
+
+    token = os.environ.get(args.token_env, "").strip()
+    if not token:
+        raise UsageError(
+            f"No bot token in the environment variable {args.token_env}. Create the bot "
+            "application (https://discord.com/developers/applications → New Application → "
+            f"Bot → Reset Token), then `export {args.token_env}='the-token'` and run "
+            "`seminar init` again.")
+    try:
+        return init(args, token, Console(highlight=False))
+    except InitError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -449,6 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = command("sync", help="push the slash commands to every course's server now")
     sync.set_defaults(func=cmd_sync)
+
+    init_ = command("init", help="write a working config.yaml: asks Discord for the server's "
+                                 "channels and roles by name (every answer is also a flag)")
+    _init_arguments(init_)
+    init_.set_defaults(func=cmd_init)
 
     check = command("check", help="check the config and every lesson file")
     check.add_argument("--online", action="store_true",
