@@ -188,6 +188,14 @@ async def handle(emu: DiscordEmulator, request: web.Request) -> web.StreamRespon
         return response
     call.json = body
     call.files = [(u.filename, u.content) for u in uploads]
+    limit_headers, refused = emu.rate_limits.check(method, path)
+    if refused is not None:
+        response = json_response(refused, 429)
+        response.headers.update(limit_headers)
+        call.status = 429
+        emu.rate_limits.answered(429)
+        emu.notify()
+        return response
     injection = next((i for i in emu.injections if i.matches(method, path)), None)
     if injection is not None:
         injection.hits += 1
@@ -209,6 +217,9 @@ async def handle(emu: DiscordEmulator, request: web.Request) -> web.StreamRespon
         emu.internal_errors.append(f"{method} {path}: {error!r}")
         response = json_response({"message": f"emulator error: {error!r}", "code": 0}, 500)
     call.status = response.status
+    if limit_headers and response.status != 429:
+        response.headers.update(limit_headers)
+    emu.rate_limits.answered(response.status)
     emu.notify()
     return response
 

@@ -49,6 +49,7 @@ from .model import (
     User,
     utcnow,
 )
+from .ratelimit import RateLimiter
 from .records import Call, Injection, Upload
 from .state import State
 
@@ -120,6 +121,8 @@ class DiscordEmulator:
         self.unknown_routes: list[tuple[str, str]] = []
         self.internal_errors: list[str] = []
         self.injections: list[Injection] = []
+        #: Discord's rate limits, off unless a benchmark or a test turns them on.
+        self.rate_limits = RateLimiter()
         self.interactions: list[InteractionResult] = []
         self._interactions_by_id: dict[int, InteractionResult] = {}
         self._interactions_by_token: dict[str, InteractionResult] = {}

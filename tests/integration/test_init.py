@@ -44,7 +44,10 @@ def school(emulator: DiscordEmulator) -> dict[str, int]:
 
 async def test_seminar_init_in_a_terminal_writes_a_config_that_passes_the_online_check(
     emulator: DiscordEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Run where the teacher would: the config's SQLite file is relative to this folder.
+    monkeypatch.chdir(tmp_path)
     env = {**os.environ, "DISCORD_TOKEN": emulator.token, "TZ": "UTC", "COLUMNS": "200",
            "NO_COLOR": "1"}
     child = pexpect.spawn(sys.executable, ["-m", "bot", "init", "--api-base",
@@ -115,13 +118,10 @@ async def test_seminar_init_in_a_terminal_writes_a_config_that_passes_the_online
     assert "# the class channel #history-101" in config.read_text(encoding="utf-8")
 
     # The config it wrote passes the online check.
-    os.environ["DISCORD_TOKEN"] = emulator.token
-    try:
-        capsys.readouterr()
-        assert await asyncio.to_thread(main, ["check", "--online", "--config",
-                                              str(config)]) == 0
-    finally:
-        del os.environ["DISCORD_TOKEN"]
+    monkeypatch.setenv("DISCORD_TOKEN", emulator.token)
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["check", "--online", "--config", str(config)]) == 0
+    assert (tmp_path / "seminar.db").exists()  # the verdict, kept where the bot will run
     assert "Online: every course's server is set up" in capsys.readouterr().out
 
 
@@ -131,6 +131,7 @@ async def test_seminar_init_unattended_takes_every_answer_as_a_flag_and_refuses_
 ) -> None:
     ids = school(emulator)
     monkeypatch.setenv("DISCORD_TOKEN", emulator.token)
+    monkeypatch.chdir(tmp_path)
     config = tmp_path / "school.yaml"
     flags = ["init", "--no-input", "--config", str(config), "--api-base", emulator.api_base,
              "--class-channel", "history-101", "--teachers-channel", str(ids["teachers"]),

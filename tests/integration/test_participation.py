@@ -491,6 +491,55 @@ async def test_a_resumable_outage_loses_nothing(
     }
 
 
+async def test_a_resume_with_nothing_missed_reads_no_history(
+    emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
+    start_bot: StartBot, repo: Repository,
+) -> None:
+    # Discord's rate limits on (the real clock: discord.py waits as the headers say).
+    emulator.rate_limits.enabled = True
+    lesson = await post_lesson(emulator, repo, school, questions=3)
+    async with start_bot(settings) as bot:
+        catch_up = _catch_up(bot)
+        await until(lambda: _ready(catch_up.runs >= 1))
+        first = await say(emulator, lesson.threads[0], students.alice, "Before the outage.")
+        await until(recorded(repo, first))
+        read_at_start = len(emulator.calls_to("GET", READ_HISTORY))
+
+        async with emulator.gateway_outage(resumable=True):
+            pass  # nothing happens while the bot is away
+        await emulator.wait_for(lambda: emulator.resume_count == 1)
+        await until(lambda: _ready(catch_up.runs >= 2))
+        after_quiet_resume = len(emulator.calls_to("GET", READ_HISTORY))
+
+        # Away again; this time a student writes: the resume replays it, and still only
+        # what was missed is read (here: nothing, the replay brought it).
+        async with emulator.gateway_outage(resumable=True):
+            during = await say(emulator, lesson.threads[1], students.bob, "While you were away.")
+        await emulator.wait_for(lambda: emulator.resume_count == 2)
+        await until(lambda: _ready(catch_up.runs >= 3))
+        await until(recorded(repo, during))
+        after_busy_resume = len(emulator.calls_to("GET", READ_HISTORY))
+
+    assert read_at_start >= 3  # the start-up reconcile reads every thread once
+    assert after_quiet_resume == read_at_start  # no history request for a quiet resume
+    assert after_busy_resume == read_at_start
+    assert catch_up.skipped >= 6  # three threads, twice
+    assert all(c.status != 500 for c in emulator.calls)
+
+
+READ_HISTORY = r"^/channels/\d+/messages$"
+
+
+def _catch_up(bot: SeminarBot) -> Any:
+    cog = bot.get_cog("ParticipationCog")
+    assert cog is not None
+    return cog.catch_up  # type: ignore[attr-defined]
+
+
+async def _ready(value: bool) -> bool:
+    return value
+
+
 async def test_an_outage_without_resume_is_caught_up_from_history(
     emulator: DiscordEmulator, school: School, students: Students, settings: Settings,
     start_bot: StartBot, repo: Repository,

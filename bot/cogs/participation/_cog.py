@@ -163,5 +163,6 @@ class ParticipationCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:
-        """A resumed session: Discord replayed what it kept, catch up on anything else."""
-        self.catch_up.request()
+        """A resumed session: Discord replayed what it kept; read only the threads whose
+        newest message the bot has not seen (none, when nothing was missed)."""
+        self.catch_up.request(only_missed=True)

@@ -10,6 +10,11 @@ At READY (a new session: start-up, or an outage Discord did not replay) edits an
 made while nobody listened are caught up too: each thread still read is read from its start
 (one request per 100 messages) and every recorded reply no longer in its history is marked
 deleted. A RESUMED session needs none of that: Discord replays what it missed.
+
+A resume costs only what was missed: Discord says what each thread's newest message is
+(``last_message_id``, in the guild and thread payloads and kept up to date by every message
+event), so after a RESUMED a thread is read only when that is newer than every message the
+bot has seen in it, live or read back. A resume with nothing missed makes no history request.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ class CatchUp:
         # from there (and not from the cursor, which would re-read everything recorded).
         self._first_dropped: dict[int, int] = {}
         self._dropped: dict[int, int] = {}
+        # Per thread, the newest message the bot has seen in it (live or read back).
+        self._newest: dict[int, int] = {}
+        self._only_missed = False  # the next whole backfill reads only threads with news
+        self.skipped = 0  # threads a resume did not need to read (for the benchmarks)
 
     async def close(self) -> None:
         """Stop catching up (what was not read is read at the next start)."""
@@ -74,6 +83,8 @@ class CatchUp:
     def seen_live(self, thread_id: int, message_id: int) -> None:
         """The gateway delivered this message: from here on the thread is seen live."""
         self._first_live.setdefault(thread_id, message_id)
+        if message_id > self._newest.get(thread_id, 0):
+            self._newest[thread_id] = message_id
 
     def left_out(self, thread_id: int, message_id: int) -> None:
         """A reply was left out of the full buffer: read it (and what follows) back later."""
@@ -84,18 +95,23 @@ class CatchUp:
 
     def request(
         self, thread_ids: Iterable[int] | None = None, *, left_out: bool = False,
-        reconcile: bool = False,
+        reconcile: bool = False, only_missed: bool = False,
     ) -> None:
         """Read missed replies soon: of these threads, or of every thread (``None``).
 
         With ``left_out``, only the replies left out of a full buffer, from the first one.
         With ``reconcile``, every thread is read from its start, for edits and deletions.
+        With ``only_missed`` (a resume), only the threads whose newest message the bot has
+        not seen.
         """
         if self._closing:
             return
         if reconcile:
             self._reconcile = True
             thread_ids = None
+        if thread_ids is None and not left_out:
+            # A whole backfill already asked for reads every thread: keep it whole.
+            self._only_missed = only_missed and (self._only_missed or not self._all)
         if left_out:
             for thread_id, first in self._first_dropped.items():
                 self._dropped[thread_id] = min(first, self._dropped.get(thread_id, first))
@@ -116,11 +132,13 @@ class CatchUp:
         while not self._closing and (self._all or self._wanted or self._dropped):
             everything, self._all = self._all, False
             reconcile, self._reconcile = self._reconcile, False
+            only_missed, self._only_missed = self._only_missed and not reconcile, False
             wanted, self._wanted = self._wanted, set()
             left_out, self._dropped = self._dropped, {}
             try:
                 if everything or wanted:
-                    await self.backfill(None if everything else wanted, reconcile=reconcile)
+                    await self.backfill(None if everything else wanted, reconcile=reconcile,
+                                        only_missed=only_missed and not wanted)
                 if left_out and not everything:  # reading from the cursors covered them
                     await self.backfill_left_out(left_out)
             except asyncio.CancelledError:
@@ -129,6 +147,7 @@ class CatchUp:
                 log.exception("Catching up on missed replies failed; trying again shortly.")
                 self._all |= everything
                 self._reconcile |= reconcile
+                self._only_missed |= only_missed
                 self._wanted |= wanted
                 for thread_id, first in left_out.items():
                     self._dropped.setdefault(thread_id, first)
@@ -144,16 +163,21 @@ class CatchUp:
     # --- reading history ------------------------------------------------------------------------
 
     async def backfill(self, thread_ids: Iterable[int] | None = None, *,
-                       reconcile: bool = False) -> int:
+                       reconcile: bool = False, only_missed: bool = False) -> int:
         """Record replies missed in each thread still read (or these ones); how many were new.
 
         With ``reconcile``, each thread is read from its start, and edits and deletions made
-        while nobody listened reach the records too.
+        while nobody listened reach the records too. With ``only_missed``, a thread is read
+        only when Discord's newest message in it is one the bot has not seen.
         """
         if thread_ids is None:
             threads = await self.threads.reload()
         else:
             threads = [t for t in map(self.threads.get, thread_ids) if t is not None]
+        if only_missed:
+            wanted = [t for t in threads if self._may_have_missed(t.info.thread_id)]
+            self.skipped += len(threads) - len(wanted)
+            threads = wanted
         repository = self.recorder.repository
         cursors = await repository.replies.cursors([t.info.thread_id for t in threads])
         new = 0
@@ -180,6 +204,18 @@ class CatchUp:
         if new:
             log.info("Recorded %d replies left out while the database was behind.", new)
         return new
+
+    def _may_have_missed(self, thread_id: int) -> bool:
+        """Whether a thread may hold a message the bot has not seen, by Discord's own word.
+
+        A thread out of the cache is archived: a message there would have unarchived it,
+        and that update (or the message) would have been replayed by the resume.
+        """
+        channel = self.client.get_channel(thread_id)
+        if not isinstance(channel, discord.Thread):
+            return False
+        newest = channel.last_message_id
+        return newest is not None and newest > self._newest.get(thread_id, 0)
 
     async def _open(self, thread_id: int) -> discord.Thread | None:
         """The thread to read, or None (gone, or Discord would not show it just now)."""
@@ -247,6 +283,12 @@ class CatchUp:
             self._failed.add(thread_id)
         if page:
             new += await self._record_page(thread, page, move_cursor)
+        if complete:
+            read = max(seen, default=0)
+            if live_from is None and newest_sent > read:
+                read = newest_sent  # deleted since: nothing newer is waiting
+            if read > self._newest.get(thread_id, 0):
+                self._newest[thread_id] = read
         if reconcile and complete:
             read_up_to = max(newest_sent, max(seen, default=0))
             if live_from is not None:  # what the listener saw live was not read here
