@@ -432,6 +432,11 @@ async def _lms_export(
               if lesson is None or p.lesson == lesson]
     columns = lms.grade_items(posted, entries, "lessons" if lesson else items,
                               course.gradebook.title)
+    if not posted or all(item.possible == 0 for item in columns):
+        raise lms.ExportProblem(
+            f"no lesson of course {course_key!r} is due yet, so there is no grade to import: "
+            "export again after the first due time (the csv and xlsx formats show the work "
+            "so far)")
     unlinked = sum(1 for r in records if r.user_id is None and r.left_at is None)
     if file_format == "canvas":
         kept, left = lms.split(entries)

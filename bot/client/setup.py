@@ -240,9 +240,6 @@ async def ask_everything(client: discord.Client, args: argparse.Namespace, asker
         raise InitError(f"the last day {end} is before the first {start}")
     skip = asker.text("Days without a lesson (YYYY-MM-DD, space separated; Enter for none)",
                       args.skip, "--skip", default="", check=dates)
-    if not lessons:
-        raise InitError("there is no lesson yet: give lesson pages to import "
-                        "(`seminar init page.txt`), or add files to the lessons folder")
     return InitAnswers(
         course_key=course_key, course_name=course_name,
         server=Picked(guild.id, guild.name), class_channel=class_channel,
@@ -311,6 +308,9 @@ def init(args: argparse.Namespace, token: str, console: Console) -> int:
     found = _lessons_in(folder)
     order = imported + sorted((s for s in found if s not in imported),
                               key=lambda s: (found[s].published, s))
+    if not order:
+        raise InitError(f"there is no lesson yet in {folder}: give lesson pages to import "
+                        "(`seminar init page.txt`), or add lesson files there first")
     answers, text, problems = asyncio.run(_ask(args, token, console, order, found, output))
     output.write_text(text, encoding="utf-8")
     console.print(f"\nWrote {output}: course {answers.course_key} in "

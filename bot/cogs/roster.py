@@ -67,7 +67,13 @@ class RosterCog(commands.Cog):
                 f"{render.escape_for_discord(course.name, max_length=100)}. If it is not "
                 "you, ask your teacher to change it.", ephemeral=True)
             return
-        found = rosters.matching(await repo.roster.of_course(key, present_only=True), student_id)
+        present = await repo.roster.of_course(key, present_only=True)
+        if not present:
+            await interaction.followup.send(
+                "Your teacher has not imported the class roster yet, so there is nothing to "
+                "link you to: try again once they have.", ephemeral=True)
+            return
+        found = rosters.matching(present, student_id)
         outcome = "not on the roster" if not found else "matches several students"
         if len(found) == 1:
             claimed = await repo.roster.claim(key, found[0].key, user.id)

@@ -146,6 +146,14 @@ async def test_seminar_init_unattended_takes_every_answer_as_a_flag_and_refuses_
     capsys.readouterr()
     assert await asyncio.to_thread(main, flags) == 1
     assert "already exists: not overwritten (use --force" in capsys.readouterr().err
+    # Without a lesson there is no calendar to write: said before anything is asked.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bare = [f for f in flags if f != str(PAGE)]
+    bare[bare.index("--config") + 1] = str(empty / "config.yaml")
+    assert await asyncio.to_thread(main, bare) == 1
+    assert "there is no lesson yet" in capsys.readouterr().err
+    assert not (empty / "config.yaml").exists()
     # A channel that is not in the server is named with the choices.
     wrong = [f if f != "history-101" else "history-999" for f in flags] + ["--force"]
     assert await asyncio.to_thread(main, wrong) == 1

@@ -84,6 +84,12 @@ async def test_students_link_themselves_and_every_export_matches_its_format(
     s = room.students
     config = room.write_config(emulator, tmp_path, teacher_channel_id=room.other_channel_id,
                                gradebook=ONEROSTER, grading={"questions": 2})
+    # Before the roster is imported, /link says so and bothers nobody.
+    async with start_bot(load_settings(config)):
+        too_early = await emulator.invoke_command(room.guild_id, room.channel_id,
+                                                  s["alice"], "link", options={"student_id": "A1"})
+    assert "has not imported the class roster yet" in too_early.final().content
+    assert emulator.messages(room.other_channel_id) == []
     roster_file = tmp_path / "canvas-export.csv"
     roster_file.write_text(ROSTER, encoding="utf-8")
     assert await asyncio.to_thread(main, ["roster", "import", str(roster_file), "--config",
@@ -267,6 +273,12 @@ async def test_seminar_export_writes_the_lms_file_and_who_it_leaves_out_offline(
     roster_file.write_text(ROSTER, encoding="utf-8")
     assert await asyncio.to_thread(main, ["roster", "import", str(roster_file), "--config",
                                           str(config), "--course", COURSE]) == 0
+    # Nothing is due yet: there is no grade to import, and the export says so.
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, [
+        "export", "--config", str(config), "--course", COURSE, "--format", "canvas",
+        "-o", str(tmp_path / "early.csv")]) == 1
+    assert "is due yet, so there is no grade to import" in capsys.readouterr().err
     async with start_bot(load_settings(config)) as bot:
         repo = bot.repository
         post, threads = await post_lesson(repo, emulator, room, scheduled_at=t - 3 * DAY,
