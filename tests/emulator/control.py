@@ -200,6 +200,18 @@ def install(emu: DiscordEmulator, stopping: asyncio.Event | None = None) -> None
         emu.release_gateway()
         return {"ok": True}
 
+    async def rate_limits(request: web.Request, body: dict[str, Any]) -> Any:
+        emu.rate_limits.enabled = bool(body.get("enabled", True))
+        return {"enabled": emu.rate_limits.enabled, "limited": emu.rate_limits.limited}
+
+    async def open_threads(request: web.Request, body: dict[str, Any]) -> Any:
+        """Open threads under channels at once (a world's open lessons), without REST."""
+        ids = {}
+        for channel_id, names in body["threads"].items():
+            ids[channel_id] = [int(emu.add_thread(int(channel_id), name).id) for name in names]
+        await emu.gateway.flush()
+        return ids
+
     async def inject(request: web.Request, body: dict[str, Any]) -> Any:
         emu.inject(body.get("method", "POST"), body.get("path_regex", ".*"),
                    int(body.get("status", 429)), times=body.get("times", 1),
@@ -259,6 +271,8 @@ def install(emu: DiscordEmulator, stopping: asyncio.Event | None = None) -> None
         r.add_post("/_emu/drop_gateway", wrap(drop))
         r.add_post("/_emu/release_gateway", wrap(release))
         r.add_post("/_emu/inject", wrap(inject))
+        r.add_post("/_emu/rate_limits", wrap(rate_limits))
+        r.add_post("/_emu/open_threads", wrap(open_threads))
         r.add_delete("/_emu/inject", wrap(clear))
         r.add_get("/_emu/calls", wrap(calls))
         r.add_get("/_emu/messages/{channel_id}", wrap(messages))

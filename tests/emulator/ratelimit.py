@@ -90,7 +90,7 @@ class RateLimiter:
         self._invalid = [t for t in self._invalid if now - t < INVALID_WINDOW]
         if len(self._invalid) >= self.invalid_limit:
             retry = INVALID_WINDOW - (now - self._invalid[0])
-            return self._refused(retry, scope="global", headers={})
+            return self._refused(retry, scope="global", headers={}, banned=True)
         key, limit, window, counted = self.bucket_of(method, path)
         bucket = self._buckets.get(key)
         if bucket is None or now >= bucket.reset_at:
@@ -117,12 +117,16 @@ class RateLimiter:
         headers["X-RateLimit-Remaining"] = str(bucket.remaining)
         return headers, None
 
-    def _refused(self, retry_after: float, *, scope: str,
-                 headers: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    def _refused(self, retry_after: float, *, scope: str, headers: dict[str, str],
+                 banned: bool = False) -> tuple[dict[str, str], dict[str, Any]]:
         self.limited += 1
         retry_after = max(retry_after, 0.001)
+        # Discord's 429s come through its API gateway ("Via"); a client takes a 429 without
+        # it for a Cloudflare ban (discord.py does), which is the invalid-request lock-out.
         headers = {**headers, "Retry-After": str(max(1, round(retry_after))),
                    "X-RateLimit-Scope": scope}
+        if not banned:
+            headers["Via"] = "1.1 google"
         if scope == "global":
             headers["X-RateLimit-Global"] = "true"
         return headers, {"message": "You are being rate limited.",

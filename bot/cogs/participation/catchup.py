@@ -33,6 +33,9 @@ from bot.cogs.participation.threads import LessonThread, LessonThreads
 log = logging.getLogger(__name__)
 
 HISTORY_PAGE: Final = 100  # Discord's page size: one transaction per page read
+#: Threads read back at once: enough to keep Discord's global limit (50 requests a second)
+#: busy while each read waits for its answer, few enough to keep the database's writes short.
+CONCURRENT_READS: Final = 16
 
 
 class CatchUp:
@@ -180,10 +183,16 @@ class CatchUp:
             threads = wanted
         repository = self.recorder.repository
         cursors = await repository.replies.cursors([t.info.thread_id for t in threads])
-        new = 0
-        for thread in threads:
-            new += await self._backfill_thread(thread, cursors.get(thread.info.thread_id),
-                                               reconcile=reconcile)
+        slots = asyncio.Semaphore(CONCURRENT_READS)
+
+        async def read(thread: LessonThread) -> int:
+            async with slots:
+                return await self._backfill_thread(thread, cursors.get(thread.info.thread_id),
+                                                   reconcile=reconcile)
+
+        async with asyncio.TaskGroup() as group:
+            reads = [group.create_task(read(thread)) for thread in threads]
+        new = sum(task.result() for task in reads)
         self.runs += 1
         if new:
             log.info("Caught up on %d missed replies.", new)

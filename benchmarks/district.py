@@ -1,0 +1,247 @@
+"""District benchmark: one bot process serving many classes, with Discord's rate limits on.
+
+Usage (from the repository root)::
+
+    .venv/bin/python -m benchmarks.district                 # 1,000 servers (several minutes)
+    .venv/bin/python -m benchmarks.district --servers 100   # a quick run
+
+The emulator runs in its own process with ``--servers`` servers, each with a class channel,
+a teacher and a student role, ``--students`` students, and a course whose posted lesson has
+``--threads`` open question threads (recorded in the bot's SQLite database, as the posting
+cog leaves them). Then Discord's rate limits are switched on (tests/emulator/ratelimit.py:
+per-route buckets, 50 requests a second in all) and the real bot starts (``python -m bot
+run``). Printed:
+
+1. start-up until every course is served (each question thread read once): the time, the
+   requests, the bot's memory and its memory per course;
+2. a resume with nothing missed: the history requests it made (target 0);
+3. an outage Discord could not resume, during which ``--outage-replies`` replies are written
+   across ``--outage-threads`` threads: the time until all are recorded, next to the floor
+   that the rate limits set for the requests catching up needs (target at most 1.5x).
+
+The exit status is 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+
+from benchmarks.replies import REPO_ROOT, Database, child, rss
+from tests.emulator.control import EmulatorProcess
+from tests.emulator.ratelimit import GLOBAL_PER_SECOND
+
+LESSON = "stalins-crimes-and-russias-future"
+HISTORY = "GET /channels/{id}/messages"
+TARGET_RESUME_READS = 0
+TARGET_FLOOR_RATIO = 1.5
+PATIENCE = 600.0  # seconds without progress before the benchmark gives up
+REPLY = "reply {i}: the archives were opened and the families finally learnt the truth."
+
+
+def spec(servers: int, students: int) -> dict[str, Any]:
+    """The emulated district: one server per class."""
+    return {"guilds": [{
+        "name": f"School {n:04d}",
+        "roles": [{"name": "Teacher"}, {"name": "Student"}],
+        "channels": [{"name": "class"}],
+        "students": students, "student_role": "Student",
+    } for n in range(servers)]}
+
+
+def write_config(emu: EmulatorProcess, world: dict[str, Any], folder: Path,
+                 database: Path) -> Path:
+    courses = {f"class-{n:04d}": {
+        "name": guild["name"], "guild_id": guild["id"],
+        "channel_id": guild["channels"]["class"],
+        "teacher_role_id": guild["roles"]["Teacher"],
+        "student_role_id": guild["roles"]["Student"],
+    } for n, guild in enumerate(world["guilds"])}
+    config = {"discord": {"api_base": emu.api_base, "gateway_url": emu.gateway_url},
+              "database": {"url": f"sqlite+aiosqlite:///{database}"},
+              "lessons": {"folder": str(REPO_ROOT / "prompts")},
+              "log_level": "WARNING", "courses": courses}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+async def record_posts(database: Path, world: dict[str, Any],
+                       threads: dict[str, list[int]]) -> None:
+    """Each course's lesson, posted and its threads open, as the posting cog records them."""
+    from storage.engine import create_engine, create_sessionmaker
+    from storage.migrate import upgrade_engine
+    from storage.repository import Repository
+
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        await upgrade_engine(engine)
+        repo = Repository(create_sessionmaker(engine))
+        now = dt.datetime.now(dt.UTC)
+        for n, guild in enumerate(world["guilds"]):
+            channel = guild["channels"]["class"]
+            post_id = await repo.posts.claim(f"class-{n:04d}", LESSON, now,
+                                             now + dt.timedelta(days=7), "benchmark")
+            assert post_id is not None
+            ids = threads[str(channel)]
+            await repo.posts.record_message(post_id, channel, ids[0])
+            for index, thread_id in enumerate(ids):
+                await repo.posts.record_thread(post_id, index, thread_id, thread_id)
+            await repo.posts.mark(post_id, "posted")
+    finally:
+        await engine.dispose()
+
+
+async def history_reads(emu: EmulatorProcess) -> int:
+    stats = await emu.call("GET", "stats")
+    return int(stats["calls_by_route"].get(HISTORY, 0))
+
+
+async def wait_for(check: Any, what: str, bot: asyncio.subprocess.Process) -> float:
+    """Poll ``check`` (async, truthy when done) until it holds; the seconds it took."""
+    started = time.monotonic()
+    while not await check():
+        if bot.returncode is not None:
+            raise RuntimeError(f"the bot exited ({bot.returncode}) while waiting for {what}")
+        if time.monotonic() - started > PATIENCE:
+            raise RuntimeError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.2)
+    return time.monotonic() - started
+
+
+async def run(servers: int, students: int, threads_each: int, outage_replies: int,
+              outage_threads: int) -> bool:
+    total_threads = servers * threads_each
+    print(f"machine: {psutil.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.machine()}, {platform.system()} {platform.release()}")
+    print(f"{servers:,} servers, a course each, {students} students, {threads_each} open "
+          f"lesson threads per course ({total_threads:,} threads); Discord's rate limits on "
+          f"({GLOBAL_PER_SECOND} requests/s in all)")
+    async with EmulatorProcess.run(spec=spec(servers, students)) as emu:
+        world = emu.info["world"]
+        threads = await emu.call("POST", "open_threads", {"threads": {
+            str(g["channels"]["class"]): [f"Question {i + 1}" for i in range(threads_each)]
+            for g in world["guilds"]}})
+        with tempfile.TemporaryDirectory(prefix="seminar-district-") as folder:
+            database = Path(folder) / "seminar.db"
+            await record_posts(database, world, threads)
+            config = write_config(emu, world, Path(folder), database)
+            await emu.call("POST", "rate_limits", {"enabled": True})
+            calls_before = (await emu.call("GET", "stats"))["calls"]
+            started = time.monotonic()
+            async with child(["-m", "bot", "--config", str(config), "run"], emu.token) as bot:
+                # 1. Start-up: every course served once each thread has been read.
+                await wait_for(lambda: _at_least(emu, total_threads), "the start-up", bot)
+                startup = time.monotonic() - started
+                await settled(emu)  # reads Discord refused just now are retried: let them end
+                stats = await emu.call("GET", "stats")
+                memory = rss(bot)
+                print(f"start-up to every course served: {startup:.1f} s, "
+                      f"{stats['calls'] - calls_before:,} requests "
+                      f"({stats['calls_by_route'].get(HISTORY, 0):,} history reads), "
+                      f"memory {memory / 2**20:.1f} MiB = {memory / servers / 1024:.1f} KiB "
+                      "a course")
+
+                # 2. A resume with nothing missed.
+                before = await history_reads(emu)
+                resumes = (await emu.call("GET", "stats"))["resume_count"]
+                await emu.call("POST", "drop_gateway", {"resumable": True})
+                await wait_for(lambda: _resumed(emu, resumes + 1), "the resume", bot)
+                await asyncio.sleep(2.0)  # the catch-up after a resume starts at once
+                resume_reads = await history_reads(emu) - before
+                mark = "ok" if resume_reads <= TARGET_RESUME_READS else "MISSED"
+                print(f"resume with nothing missed: {resume_reads} history requests "
+                      f"(target {TARGET_RESUME_READS}) {mark}")
+
+                # 3. An outage Discord cannot resume, with replies written meanwhile.
+                db = Database(database)
+                recorded_before = db.count()
+                await emu.call("POST", "drop_gateway", {"resumable": False, "hold": True})
+                students_of = {str(g["channels"]["class"]): list(g["members"].values())
+                               for g in world["guilds"]}
+                busy = [(tid, students_of[channel]) for channel, ids in threads.items()
+                        for tid in ids][:outage_threads]
+                each = max(1, outage_replies // len(busy))
+                for thread_id, authors in busy:
+                    await emu.call("POST", "user_messages", {
+                        "channel_id": thread_id, "author_ids": authors, "count": each,
+                        "content": REPLY})
+                written = each * len(busy)
+                reads_before = await history_reads(emu)
+                stats = await emu.call("GET", "stats")
+                calls_before, sessions = stats["calls"], stats["identify_count"]
+                await emu.call("POST", "release_gateway")
+                # From the new session on (discord.py's reconnect back-off is not ours).
+                reconnect = await wait_for(lambda: _identified(emu, sessions + 1),
+                                           "the new session", bot)
+                ready = time.monotonic()
+                await wait_for(lambda: _recorded(db, recorded_before + written),
+                               "the missed replies", bot)
+                caught_up = time.monotonic() - ready
+                stats = await emu.call("GET", "stats")
+                reads = stats["calls_by_route"].get(HISTORY, 0) - reads_before
+                requests = stats["calls"] - calls_before
+                floor = reads / GLOBAL_PER_SECOND
+                ratio = caught_up / floor if floor else float("inf")
+                mark_floor = "ok" if ratio <= TARGET_FLOOR_RATIO else "MISSED"
+                print(f"outage without resume, {written:,} replies in {len(busy):,} threads: "
+                      f"reconnected in {reconnect:.1f} s, then all recorded in "
+                      f"{caught_up:.1f} s; {requests:,} requests "
+                      f"({reads:,} history reads); the rate limits' floor for those reads "
+                      f"{floor:.1f} s; {ratio:.2f}x the floor (target <= "
+                      f"{TARGET_FLOOR_RATIO}) {mark_floor}")
+                db.close()
+    return resume_reads <= TARGET_RESUME_READS and ratio <= TARGET_FLOOR_RATIO
+
+
+async def settled(emu: EmulatorProcess) -> None:
+    """Wait until the bot has made no history request for a second (its catch-up ended)."""
+    last = -1
+    while (reads := await history_reads(emu)) != last:
+        last = reads
+        await asyncio.sleep(1.0)
+
+
+async def _at_least(emu: EmulatorProcess, reads: int) -> bool:
+    return await history_reads(emu) >= reads
+
+
+async def _identified(emu: EmulatorProcess, count: int) -> bool:
+    return int((await emu.call("GET", "stats"))["identify_count"]) >= count
+
+
+async def _resumed(emu: EmulatorProcess, count: int) -> bool:
+    return int((await emu.call("GET", "stats"))["resume_count"]) >= count
+
+
+async def _recorded(db: Database, count: int) -> bool:
+    return db.count() >= count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--servers", type=int, default=1000)
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=6, help="open lesson threads a course")
+    parser.add_argument("--outage-replies", type=int, default=10_000)
+    parser.add_argument("--outage-threads", type=int, default=600)
+    args = parser.parse_args(argv)
+    ok = asyncio.run(run(args.servers, args.students, args.threads, args.outage_replies,
+                         min(args.outage_threads, args.servers * args.threads)))
+    if not ok:
+        print("TARGET MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
