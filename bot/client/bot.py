@@ -60,6 +60,10 @@ class SeminarBot(commands.Bot):
             intents=_intents(),
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=SeminarTree,
+            # A district's thousand servers would take the gateway's 120 requests a minute
+            # for member lists at start-up (9 minutes); each server's members are asked for
+            # when first needed instead (bot.client.interactions.members_of).
+            chunk_guilds_at_startup=False,
             **options,
         )
         self.settings = settings

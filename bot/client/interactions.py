@@ -71,6 +71,14 @@ def unknown_lesson(lessons: dict[str, Lesson], name: str) -> UnknownLesson:
     return UnknownLesson(f"There is no lesson called “{shown}”. Did you mean: {options}?")
 
 
+async def members_of(guild: discord.Guild | None) -> discord.Guild | None:
+    """The server with its member list complete: asked from Discord the first time (the bot
+    does not ask for every server's members at start-up), then kept up to date by events."""
+    if guild is not None and not guild.chunked:
+        await guild.chunk()
+    return guild
+
+
 def roster_of(guild: discord.Guild | None, course: CourseSettings) -> dict[int, str] | None:
     """The course's students (members with its student role), id -> display name.
 
@@ -164,7 +172,7 @@ def teacher_only() -> Callable[[T], T]:
 
 async def _teachers_to_dm(bot: SeminarBot, course: CourseSettings) -> list[discord.Member]:
     """The course's teachers to DM: members with its teacher role, else the server's owner."""
-    guild = bot.get_guild(course.guild_id)
+    guild = await members_of(bot.get_guild(course.guild_id))
     if guild is None:
         return []
     role = guild.get_role(course.teacher_role_id) if course.teacher_role_id else None

@@ -30,6 +30,7 @@ from bot.client.interactions import (
     LessonArg,
     course_of,
     lesson_title,
+    members_of,
     roster_of,
     teacher_only,
 )
@@ -99,7 +100,7 @@ class RemindersCog(commands.Cog):
         student (that reminder).
         """
         repo = self.bot.repository
-        roster = roster_of(self.bot.get_guild(course.guild_id), course)
+        roster = roster_of(await members_of(self.bot.get_guild(course.guild_id)), course)
         if roster is None:
             raise UserFacingError(NO_STUDENT_ROLE)
         replied = {t.author_id for t in await repo.reports.summary(course_key, post_id=post.id)}

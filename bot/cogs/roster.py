@@ -19,6 +19,7 @@ from bot.client.errors import UserFacingError
 from bot.client.interactions import (
     course_of,
     is_teacher,
+    members_of,
     notify_teachers,
     roster_of,
     teacher_only,
@@ -104,7 +105,7 @@ class RosterCog(commands.Cog):
         key, course = course_of(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         records = await self.bot.repository.roster.of_course(key)
-        members = roster_of(interaction.guild, course) or {}
+        members = roster_of(await members_of(interaction.guild), course) or {}
         await send_pages(interaction, rosters.overview_pages(course.name, records, members))
 
     @roster.command(name="link", description="Link a member to a student of the roster.")

@@ -25,6 +25,7 @@ from bot.client.interactions import (
     LessonArg,
     course_of,
     lesson_title,
+    members_of,
     roster_of,
     teacher_only,
     usernames_of,
@@ -228,8 +229,8 @@ class TeacherCog(commands.Cog):
             pages, chart_data = await self._student_pages(key, course, student, slug, now)
         else:
             summaries = await gradebook.course_report(
-                repo, key, course, roster_of(interaction.guild, course), lesson=slug, now=now,
-                explained=False)
+                repo, key, course, roster_of(await members_of(interaction.guild), course),
+                lesson=slug, now=now, explained=False)
             page_title = reports.report_title(course, title, summaries)
             answered = await repo.reports.answered(key, lesson=slug)
             footer = reports.left_alone_line(reports.left_alone(summaries, answered))
@@ -291,7 +292,7 @@ class TeacherCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         repo = self.bot.repository
         titles = {slug_: lesson.title for slug_, lesson in self.bot.lessons.items()}
-        members = roster_of(interaction.guild, course)
+        members = roster_of(await members_of(interaction.guild), course)
         usernames = usernames_of(interaction.guild)
         try:
             export = await gradebook.export(

@@ -286,9 +286,13 @@ class AnswersCog(commands.Cog):
         if thread is None or thread_id is None or answer.text is None:
             return
         guild = self.bot.get_guild(thread.guild_id)
-        member = guild.get_member(answer.user_id) if guild else None
-        if member is None:
+        if guild is None:
             return
+        try:
+            member = guild.get_member(answer.user_id) or await guild.fetch_member(answer.user_id)
+        except discord.NotFound:
+            return  # the student left the server: their answer is not posted for them
+
         channel = self.bot.get_partial_messageable(thread_id, guild_id=thread.guild_id,
                                                    type=discord.ChannelType.private_thread)
         footer = f"{FOOTER_PREFIX}{answer.id}"
