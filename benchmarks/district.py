@@ -12,8 +12,8 @@ cog leaves them). Then Discord's rate limits are switched on (tests/emulator/rat
 per-route buckets, 50 requests a second in all) and the real bot starts (``python -m bot
 run``). Printed:
 
-1. start-up until every course is served (each question thread read once): the time, the
-   requests, the bot's memory and its memory per course;
+1. start-up until every course is served (connected, commands synced, threads read back: the
+   bot's last start-up request): the time, the requests, the bot's memory, per course too;
 2. a resume with nothing missed: the history requests it made (target 0);
 3. an outage Discord could not resume, during which ``--outage-replies`` replies are written
    across ``--outage-threads`` threads: the time until all are recorded, next to the floor
@@ -140,10 +140,10 @@ async def run(servers: int, students: int, threads_each: int, outage_replies: in
             calls_before = (await emu.call("GET", "stats"))["calls"]
             started = time.monotonic()
             async with child(["-m", "bot", "--config", str(config), "run"], emu.token) as bot:
-                # 1. Start-up: every course served once each thread has been read.
-                await wait_for(lambda: _at_least(emu, total_threads), "the start-up", bot)
-                startup = time.monotonic() - started
-                await settled(emu)  # reads Discord refused just now are retried: let them end
+                # 1. Start-up: served once connected and every start-up request is answered
+                # (commands synced, threads read back): the bot is then quiet.
+                await wait_for(lambda: _identified(emu, 1), "the connection", bot)
+                startup = await quiet(emu) - started
                 stats = await emu.call("GET", "stats")
                 memory = rss(bot)
                 print(f"start-up to every course served: {startup:.1f} s, "
@@ -204,16 +204,16 @@ async def run(servers: int, students: int, threads_each: int, outage_replies: in
     return resume_reads <= TARGET_RESUME_READS and ratio <= TARGET_FLOOR_RATIO
 
 
-async def settled(emu: EmulatorProcess) -> None:
-    """Wait until the bot has made no history request for a second (its catch-up ended)."""
-    last = -1
-    while (reads := await history_reads(emu)) != last:
-        last = reads
-        await asyncio.sleep(1.0)
-
-
-async def _at_least(emu: EmulatorProcess, reads: int) -> bool:
-    return await history_reads(emu) >= reads
+async def quiet(emu: EmulatorProcess, seconds: float = 2.0) -> float:
+    """Wait until the bot has made no request for ``seconds``; when its last one came."""
+    last, last_at = -1, time.monotonic()
+    while True:
+        calls = int((await emu.call("GET", "stats"))["calls"])
+        if calls != last:
+            last, last_at = calls, time.monotonic()
+        elif time.monotonic() - last_at >= seconds:
+            return last_at
+        await asyncio.sleep(0.2)
 
 
 async def _identified(emu: EmulatorProcess, count: int) -> bool:

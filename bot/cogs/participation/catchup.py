@@ -11,10 +11,12 @@ made while nobody listened are caught up too: each thread still read is read fro
 (one request per 100 messages) and every recorded reply no longer in its history is marked
 deleted. A RESUMED session needs none of that: Discord replays what it missed.
 
-A resume costs only what was missed: Discord says what each thread's newest message is
-(``last_message_id``, in the guild and thread payloads and kept up to date by every message
-event), so after a RESUMED a thread is read only when that is newer than every message the
-bot has seen in it, live or read back. A resume with nothing missed makes no history request.
+Reads cost only what may have been missed. Discord says what each thread's newest message is
+(``last_message_id``, in the guild and thread payloads, kept up to date by every message
+event). After a RESUMED a thread is read only when that is newer than every message the bot
+has seen in it, live or read back: a resume with nothing missed makes no history request.
+At READY a thread that has never held a message (no ``last_message_id``) is not read: it
+holds nothing to record or reconcile.
 """
 
 from __future__ import annotations
@@ -183,6 +185,11 @@ class CatchUp:
             threads = wanted
         repository = self.recorder.repository
         cursors = await repository.replies.cursors([t.info.thread_id for t in threads])
+        if reconcile:
+            # A thread that has never held a message has nothing to reconcile or record.
+            wanted = [t for t in threads if not self._never_written(t.info.thread_id)]
+            self.skipped += len(threads) - len(wanted)
+            threads = wanted
         slots = asyncio.Semaphore(CONCURRENT_READS)
 
         async def read(thread: LessonThread) -> int:
@@ -225,6 +232,11 @@ class CatchUp:
             return False
         newest = channel.last_message_id
         return newest is not None and newest > self._newest.get(thread_id, 0)
+
+    def _never_written(self, thread_id: int) -> bool:
+        """Whether Discord says a thread has never held a message (no ``last_message_id``)."""
+        channel = self.client.get_channel(thread_id)
+        return isinstance(channel, discord.Thread) and channel.last_message_id is None
 
     async def _open(self, thread_id: int) -> discord.Thread | None:
         """The thread to read, or None (gone, or Discord would not show it just now)."""
