@@ -40,7 +40,8 @@ DEFAULT_LIMIT = (10, 1.0)
 GLOBAL_PER_SECOND = 50
 INVALID_LIMIT = 10_000
 INVALID_WINDOW = 600.0
-_MAJOR = re.compile(r"^/(channels|guilds)/(\d+)|^/webhooks/(\d+)/([^/]+)")
+# A major parameter anywhere in the path (a guild's commands are under /applications/...).
+_MAJOR = re.compile(r"/(channels|guilds)/(\d+)|^/webhooks/(\d+)/([^/]+)")
 _ID = re.compile(r"/\d{5,}")
 
 
@@ -71,7 +72,7 @@ class RateLimiter:
     def bucket_of(method: str, path: str) -> tuple[str, int, float, bool]:
         """The bucket key, its limit and window, and whether the global limit counts it."""
         route = _ID.sub("/{id}", path)
-        major = _MAJOR.match(path)
+        major = _MAJOR.search(path)
         major_id = next((g for g in (major.groups() if major else ()) if g and g.isdigit()),
                         "")
         limit, window = DEFAULT_LIMIT
