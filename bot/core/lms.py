@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from bot.core.grading import CourseGrade
+from bot.core.grading import CourseGrade, number
 from bot.core.render import one_line
+from bot.core.reports import csv_safe
 from bot.core.roster import RosterStudent
 
 Items = Literal["total", "lessons"]
@@ -119,12 +120,6 @@ class PostedItem:
     title: str
     assigned: dt.datetime | None
     due: dt.datetime | None
-
-
-def _number(value: Decimal) -> str:
-    """A score as the LMSs read it: ``8``, ``7.5``, ``7.25``."""
-    text = format(value.normalize(), "f")
-    return text if text not in ("-0", "") else "0"
 
 
 def column_title(text: str) -> str:
@@ -223,19 +218,14 @@ def _csv(rows: Iterable[Sequence[object]], *, bom: bool = True) -> bytes:
     return out.getvalue().encode("utf-8-sig" if bom else "utf-8")
 
 
-def _safe(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
-
-
 def unmatched_csv(left: Sequence[tuple[Entry, str]]) -> bytes:
     """The members an import file leaves out, with their grade and why (for the teacher)."""
     rows: list[Sequence[object]] = [UNMATCHED_COLUMNS]
     for entry, reason in left:
         grade = entry.grade
-        rows.append([str(entry.user_id), _safe(entry.username), _safe(entry.display_name),
-                     _number(grade.total) if grade else "",
-                     _number(grade.possible) if grade else "", reason])
+        rows.append([str(entry.user_id), csv_safe(entry.username), csv_safe(entry.display_name),
+                     number(grade.total) if grade else "",
+                     number(grade.possible) if grade else "", reason])
     return _csv(rows)
 
 
@@ -249,15 +239,15 @@ def canvas_csv(entries: Sequence[Entry], items: Sequence[GradeItem]) -> bytes:
     """
     rows: list[Sequence[object]] = [
         [*CANVAS_STUDENT_COLUMNS, *(item.title for item in items)],
-        [CANVAS_POINTS_ROW, "", "", "", "", *(_number(item.possible) for item in items)],
+        [CANVAS_POINTS_ROW, "", "", "", "", *(number(item.possible) for item in items)],
     ]
     for entry in entries:
         student = entry.roster
         assert student is not None
         scores = [points(entry, item) for item in items]
-        rows.append([_safe(student.name), student.lms_id, student.sis_id, student.login,
-                     _safe(student.section),
-                     *("" if s is None else _number(s) for s in scores)])
+        rows.append([csv_safe(student.name), student.lms_id, student.sis_id, student.login,
+                     csv_safe(student.section),
+                     *("" if s is None else number(s) for s in scores)])
     return _csv(rows)
 
 
@@ -280,7 +270,7 @@ def moodle_csv(entries: Sequence[Entry], items: Sequence[GradeItem], key: Moodle
         assert entry.roster is not None
         scores = [points(entry, item) for item in items]
         rows.append([getattr(entry.roster, field),
-                     *("" if s is None else _number(s) for s in scores)])
+                     *("" if s is None else number(s) for s in scores)])
     return _csv(rows, bom=False)
 
 
@@ -322,7 +312,7 @@ def oneroster_zip(entries: Sequence[Entry], items: Sequence[GradeItem], *, cours
         item_id = _sourced(course_key, item.lesson or "total")
         line_items.append((item_id, "active", modified, item.title, "Discussion participation "
                            "graded by Seminar", _date(item.assigned, now), _date(item.due, now),
-                           class_id, category, grading_period_id, "0", _number(item.possible)))
+                           class_id, category, grading_period_id, "0", number(item.possible)))
         for entry in entries:
             assert entry.roster is not None
             score = points(entry, item)
@@ -330,7 +320,7 @@ def oneroster_zip(entries: Sequence[Entry], items: Sequence[GradeItem], *, cours
                 continue
             student = entry.roster.sis_id
             results.append((_sourced(course_key, item.lesson or "total", student), "active",
-                            modified, item_id, student, "fully graded", _number(score),
+                            modified, item_id, student, "fully graded", number(score),
                             _date(now, now), _comment(entry, item)))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:

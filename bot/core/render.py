@@ -38,6 +38,10 @@ CHOICE_NAME_LIMIT = 100
 CHOICE_VALUE_LIMIT = 100
 CHOICES_LIMIT = 25
 ATTACHMENT_NAME_LIMIT = 100
+EMBED_AUTHOR_LIMIT = 256
+MODAL_TITLE_LIMIT = 45
+TEXT_INPUT_LABEL_LIMIT = 45
+TEXT_INPUT_VALUE_LIMIT = 4000
 #: Bytes an upload may have in a server without boosts (discord.py's DEFAULT_FILE_SIZE_LIMIT).
 #: A lesson file is capped below it (bot.core.limits.MAX_FILE_BYTES), so every transcript fits.
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024

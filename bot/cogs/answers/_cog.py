@@ -54,7 +54,8 @@ def answer_embed(member: discord.abc.User, text: str, answer_id: int,
                  submitted_at: dt.datetime) -> discord.Embed:
     """The posted answer: the student's name and avatar, their words, when they answered."""
     embed = discord.Embed(description=text, colour=ANSWER_COLOUR, timestamp=submitted_at)
-    embed.set_author(name=render.truncate(f"{member.display_name} answered", 256),
+    embed.set_author(name=render.truncate(f"{member.display_name} answered",
+                                         render.EMBED_AUTHOR_LIMIT),
                      icon_url=member.display_avatar.url)
     embed.set_footer(text=f"{FOOTER_PREFIX}{answer_id}")
     return embed

@@ -8,7 +8,7 @@ hands the click to :class:`~bot.cogs.answers._cog.AnswersCog`.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import discord
 
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 ANSWER_PREFIX = "seminar:answer:"
 EDIT_PREFIX = "seminar:answer-edit:"
 DELETE_PREFIX = "seminar:answer-delete:"
-#: Discord's limits on a modal: its title, a text input's label, a paragraph's length.
-MODAL_TITLE_LIMIT = 45
-INPUT_LABEL_LIMIT = 45
-ANSWER_LIMIT = 4000
 GONE = "The bot is restarting: try again in a moment."
 
 
@@ -65,63 +61,44 @@ class AnswerButton(
         await cog.answer_pressed(interaction, self.post_id, self.question_index)
 
 
-class EditAnswerButton(
+class AuthorButton(
     discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=re.escape(EDIT_PREFIX) + r"(?P<answer>\d{1,19})",
+    template=r"seminar:answer-(?P<action>edit|delete):(?P<answer>\d{1,19})",
 ):
-    """"Edit my answer" on a posted answer: only its author may."""
+    """"Edit my answer" or "Delete my answer" on a posted answer: only its author may."""
 
-    def __init__(self, answer_id: int) -> None:
-        super().__init__(discord.ui.Button(
-            label="Edit my answer", style=discord.ButtonStyle.secondary,
-            custom_id=f"{EDIT_PREFIX}{answer_id}"))
+    LOOKS: ClassVar[dict[str, tuple[str, discord.ButtonStyle]]] = {
+        "edit": ("Edit my answer", discord.ButtonStyle.secondary),
+        "delete": ("Delete my answer", discord.ButtonStyle.danger),
+    }
+
+    def __init__(self, action: str, answer_id: int) -> None:
+        label, style = self.LOOKS[action]
+        prefix = EDIT_PREFIX if action == "edit" else DELETE_PREFIX
+        super().__init__(discord.ui.Button(label=label, style=style,
+                                           custom_id=f"{prefix}{answer_id}"))
+        self.action = action
         self.answer_id = answer_id
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction[Any],
                              item: discord.ui.Item[Any], match: re.Match[str], /,
-                             ) -> EditAnswerButton:
-        """The button for the answer in a clicked custom id."""
-        return cls(int(match["answer"]))
+                             ) -> AuthorButton:
+        """The button for the action and answer in a clicked custom id."""
+        return cls(match["action"], int(match["answer"]))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        """Open the form with the answer in it, for its author only."""
+        """Open the form with the answer in it, or delete it: for its author only."""
         cog = _cog(interaction)
         if cog is None:
             await _not_ready(interaction)
-            return
-        await cog.edit_pressed(interaction, self.answer_id)
+        elif self.action == "edit":
+            await cog.edit_pressed(interaction, self.answer_id)
+        else:
+            await cog.delete_pressed(interaction, self.answer_id)
 
 
-class DeleteAnswerButton(
-    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-    template=re.escape(DELETE_PREFIX) + r"(?P<answer>\d{1,19})",
-):
-    """"Delete my answer" on a posted answer: only its author may."""
-
-    def __init__(self, answer_id: int) -> None:
-        super().__init__(discord.ui.Button(
-            label="Delete my answer", style=discord.ButtonStyle.danger,
-            custom_id=f"{DELETE_PREFIX}{answer_id}"))
-        self.answer_id = answer_id
-
-    @classmethod
-    async def from_custom_id(cls, interaction: discord.Interaction[Any],
-                             item: discord.ui.Item[Any], match: re.Match[str], /,
-                             ) -> DeleteAnswerButton:
-        """The button for the answer in a clicked custom id."""
-        return cls(int(match["answer"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        """Delete the answer, for its author only."""
-        cog = _cog(interaction)
-        if cog is None:
-            await _not_ready(interaction)
-            return
-        await cog.delete_pressed(interaction, self.answer_id)
-
-
-DYNAMIC_ITEMS = (AnswerButton, EditAnswerButton, DeleteAnswerButton)
+DYNAMIC_ITEMS = (AnswerButton, AuthorButton)
 
 
 def answer_view(post_id: int, question_index: int) -> discord.ui.View:
@@ -134,8 +111,8 @@ def answer_view(post_id: int, question_index: int) -> discord.ui.View:
 def owner_view(answer_id: int) -> discord.ui.View:
     """The author's buttons under their posted answer."""
     view = discord.ui.View(timeout=None)
-    view.add_item(EditAnswerButton(answer_id))
-    view.add_item(DeleteAnswerButton(answer_id))
+    view.add_item(AuthorButton("edit", answer_id))
+    view.add_item(AuthorButton("delete", answer_id))
     return view
 
 
@@ -161,11 +138,13 @@ class AnswerForm(discord.ui.Modal):
         title = "Edit your answer" if answer_id is not None else "Your answer"
         custom_id = (f"{FORM_PREFIX}edit:{answer_id}" if answer_id is not None
                      else f"{FORM_PREFIX}{post_id}:{question_index}")
-        super().__init__(title=title[:MODAL_TITLE_LIMIT], custom_id=custom_id)
+        super().__init__(title=title[:render.MODAL_TITLE_LIMIT], custom_id=custom_id)
         self.answer = discord.ui.TextInput(
             custom_id=FIELD_ID,
-            label=render.truncate(render.one_line(question), INPUT_LABEL_LIMIT) or "Answer",
-            style=discord.TextStyle.paragraph, min_length=1, max_length=ANSWER_LIMIT,
+            label=(render.truncate(render.one_line(question), render.TEXT_INPUT_LABEL_LIMIT)
+                   or "Answer"),
+            style=discord.TextStyle.paragraph, min_length=1,
+            max_length=render.TEXT_INPUT_VALUE_LIMIT,
             default=text or None,
             placeholder="Your own answer: you will read your classmates' once it is posted.")
         self.add_item(self.answer)
