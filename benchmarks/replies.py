@@ -2,27 +2,33 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m benchmarks.replies                  # 100,000 replies
+    .venv/bin/python -m benchmarks.replies                  # 100,000 replies, SQLite
     .venv/bin/python -m benchmarks.replies --replies 5000   # a quick run
+    .venv/bin/python -m benchmarks.replies --postgresql postgresql+asyncpg://u:p@host/bench
 
 The Discord emulator runs in its own process (``python -m tests.emulator``) with one school:
 a class channel, ``--students`` students and one posted lesson with ``--threads`` question
-threads. Two clients are measured in the same run, each in its own process:
+threads. Two clients are measured, each in its own process:
 
-1. *baseline*: Seminar's bot class (same intents, same member and message caches) with no
-   cog loaded and a no-op ``on_message`` (it only counts, to know when it is done);
+1. *baseline*: Seminar's bot class (same intents, same member and message caches, same
+   garbage-collector settings) with no cog loaded and a no-op ``on_message`` (it only
+   counts, to know when it is done);
 2. *bot*: the real bot, started as ``seminar run`` does (``python -m bot run``), with every
-   cog, recording each reply in SQLite.
+   cog, recording each reply in SQLite, then (with ``--postgresql``) in PostgreSQL, with a
+   new emulator and database each time.
 
 Each client in turn is connected alone to the emulator, which streams N replies round-robin
 over the threads (the baseline's go to threads of their own, unknown to the bot).
 ``--together`` connects both at once instead and sends each reply to both: the same stream
 under the same machine load, but three busy processes share the cores. A client's rate is N
 divided by the time from the first reply sent to the last one seen (baseline) or until all
-are in the database (bot); the ratio of the two is the figure. The bot's resident memory
-(psutil) is read when its 1,000th reply is in the database and again when all are. Targets:
-ratio >= 0.8; memory after N within 10% of memory after 1,000. The exit status is 1 when a
-target is missed.
+are in the database (bot); the ratio of the two is the figure. The bot's resident memory,
+with its reply writer process (psutil), is read when its 1,000th reply is in the database
+and again when all are. Targets: ratio >= 0.8; memory after N within 10% of memory after
+1,000. The exit status is 1 when a target is missed.
+
+The emulator, the client and (for the bot) its writer process and the database server share
+the machine's cores: on a 2-core machine the emulator's sending takes most of one.
 
 ``--profile FILE`` runs the bot under cProfile (slower: the ratio then means nothing).
 """
@@ -37,11 +43,10 @@ import json
 import os
 import platform
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +54,7 @@ from typing import Any
 import aiohttp
 import psutil
 import yaml
+from sqlalchemy import bindparam, text
 
 from tests.emulator.control import EmulatorProcess
 
@@ -89,6 +95,8 @@ def run_baseline_client(config: Path, milestones: set[int]) -> None:
             """Load nothing and sync nothing."""
 
         async def on_ready(self) -> None:
+            # Once the bot's own READY listener (its garbage collector settings) has run.
+            await asyncio.sleep(0)
             _say({"ready": time.monotonic()})
 
         async def on_message(self, message: discord.Message, /) -> None:
@@ -180,11 +188,11 @@ async def post_lesson(world: World, count: int, database_url: str) -> None:
         await engine.dispose()
 
 
-def write_config(world: World, folder: Path, database: Path) -> Path:
+def write_config(world: World, folder: Path, database_url: str) -> Path:
     """The bot's config.yaml for the emulated school (log level: SEMINAR_BENCH_LOG_LEVEL)."""
     config = {
         "discord": {"api_base": world.emu.api_base, "gateway_url": world.emu.gateway_url},
-        "database": {"url": f"sqlite+aiosqlite:///{database}"},
+        "database": {"url": database_url},
         "lessons": {"folder": str(REPO_ROOT / "prompts")},
         "log_level": os.environ.get("SEMINAR_BENCH_LOG_LEVEL", "WARNING"),
         "courses": {COURSE: {"name": "History 101", "guild_id": world.guild_id,
@@ -272,32 +280,74 @@ class BaselineEvents:
 
 
 class Database:
-    """Read-only look-ups in the bot's SQLite file (cheap: primary-key seeks)."""
+    """Look-ups in the bot's database, SQLite or PostgreSQL (cheap: primary-key seeks)."""
 
-    def __init__(self, path: Path) -> None:
-        self.connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    def __init__(self, url: str) -> None:
+        from storage.engine import create_engine
 
-    def has(self, message_id: int) -> bool:
-        row = self.connection.execute(
-            "SELECT 1 FROM replies WHERE message_id = ?", (message_id,)).fetchone()
+        self.engine = create_engine(url)
+
+    async def has(self, message_id: int) -> bool:
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(
+                text("SELECT 1 FROM replies WHERE message_id = :id"), {"id": message_id})).first()
         return row is not None
 
-    def count(self) -> int:
-        return int(self.connection.execute("SELECT count(*) FROM replies").fetchone()[0])
+    async def has_all(self, message_ids: list[int]) -> bool:
+        async with self.engine.connect() as connection:
+            found = (await connection.execute(
+                text("SELECT count(*) FROM replies WHERE message_id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)), {"ids": message_ids})).scalar_one()
+        return int(found) == len(set(message_ids))
 
-    def close(self) -> None:
-        self.connection.close()
+    async def count(self) -> int:
+        async with self.engine.connect() as connection:
+            return int((await connection.execute(
+                text("SELECT count(*) FROM replies"))).scalar_one())
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def fresh_database(url: str | None, folder: Path) -> str:
+    """The URL of an empty database: a new SQLite file, or ``url`` with its schema wiped."""
+    if url is None:
+        return f"sqlite+aiosqlite:///{folder / 'seminar.db'}"
+    from storage.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+    return url
+
+
+def _family(process: asyncio.subprocess.Process) -> list[psutil.Process]:
+    """A client process and the processes it started (the bot's reply writer)."""
+    parent = psutil.Process(process.pid)
+    return [parent, *parent.children(recursive=True)]
 
 
 def rss(process: asyncio.subprocess.Process) -> int:
-    """Resident memory of a child process, in bytes."""
-    return int(psutil.Process(process.pid).memory_info().rss)
+    """Resident memory of a client process and its children, in bytes."""
+    total = 0
+    for member in _family(process):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += member.memory_info().rss
+    return total
 
 
 def cpu(process: asyncio.subprocess.Process) -> float:
-    """CPU seconds (user + system, all threads) a child process has used so far."""
-    times = psutil.Process(process.pid).cpu_times()
-    return float(times.user + times.system)
+    """CPU seconds (user + system, all threads) a client process and its children have used."""
+    total = 0.0
+    for member in _family(process):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def main_thread_cpu(process: asyncio.subprocess.Process) -> float:
@@ -308,11 +358,15 @@ def main_thread_cpu(process: asyncio.subprocess.Process) -> float:
     return 0.0
 
 
-async def until(check: Callable[[], bool], what: str, processes: list[Any],
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str, processes: list[Any],
                 seconds: float = PATIENCE) -> None:
     """Poll ``check()`` every 10 ms; fail after ``seconds`` or if a client process exits."""
     deadline = time.monotonic() + seconds
-    while not check():
+    while not await check():
         for process in processes:
             if process.returncode is not None:
                 raise RuntimeError(f"a client exited (status {process.returncode}) while "
@@ -320,12 +374,6 @@ async def until(check: Callable[[], bool], what: str, processes: list[Any],
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
-
-
-async def history_reads(world: World) -> int:
-    """How many times the bot has read a channel's history (its backfill) so far."""
-    stats = await world.emu.call("GET", "stats")
-    return int(stats["calls_by_route"].get("GET /channels/{id}/messages", 0))
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -344,7 +392,9 @@ class Figures:
     loop_cpu_seconds: dict[str, float] = field(default_factory=dict)
     rss_small: dict[str, int] = field(default_factory=dict)
     rss_large: dict[str, int] = field(default_factory=dict)
-    bot_peak_rss: int = 0
+    peak_rss: dict[str, int] = field(default_factory=dict)
+    #: The bot's figures by database ("SQLite", "PostgreSQL"), each with its baseline's key.
+    baseline_of: dict[str, str] = field(default_factory=dict)
 
     def rate(self, client: str) -> float:
         return self.replies / self.seconds[client]
@@ -367,33 +417,41 @@ async def clients(names: set[str], world: World, config: Path, milestones: str,
         yield started
 
 
-async def measure(world: World, config: Path, database: Path, figures: Figures,
-                  names: set[str], threads: list[int], profile: Path | None) -> None:
-    """Start these clients, stream the replies into ``threads``, and time each client."""
+async def measure(world: World, config: Path, database_url: str, figures: Figures,
+                  names: set[str], threads: list[int], profile: Path | None,
+                  label: str = "", baseline: str = "baseline") -> None:
+    """Start these clients, stream the replies into ``threads``, and time each client.
+
+    The bot's figures are kept under ``label`` (its database), the baseline's under
+    ``baseline``.
+    """
     warm_up = len(threads)
     total = warm_up + figures.replies
     milestones = f"{warm_up},{warm_up + MEMORY_AT},{total}"
     async with clients(names, world, config, milestones, profile) as processes:
         events = BaselineEvents(processes["baseline"]) if "baseline" in names else None
-        db = Database(database)
+        db = Database(database_url)
         running = list(processes.values())
         try:
             if events is not None:
-                await until(lambda: events.ready, "the baseline client", running)
+                await until(lambda: _true(events.ready), "the baseline client", running)
             if "bot" in names:
-                # The bot is live once it has read its threads' history at READY (backfill).
-                before = await history_reads(world)
+                # The bot is live once its gateway session is; the warm-up below then waits
+                # until its replies are recorded (live, or by the catch-up at READY).
                 for _ in range(int(PATIENCE * 10)):
-                    if await history_reads(world) >= before + warm_up:
+                    stats = await world.emu.call("GET", "stats")
+                    if stats["live_sessions"] >= len(processes):
                         break
                     await asyncio.sleep(0.1)
                 else:
-                    raise RuntimeError("the bot did not start (no backfill at READY)")
+                    raise RuntimeError("the bot did not connect to the emulator")
             warm_ids: list[int] = []
             await send_replies(world, threads, warm_up, warm_ids)
-            await until(lambda: ("bot" not in names or all(db.has(m) for m in warm_ids))
-                        and (events is None or warm_up in events.seen),
-                        "the warm-up replies", running)
+            if "bot" in names:
+                await until(lambda: db.has_all(warm_ids), "the warm-up replies", running)
+            if events is not None:
+                await until(lambda: _true(warm_up in events.seen), "the warm-up replies",
+                            running)
 
             sent: list[int] = []
             cpu_before = {n: cpu(p) for n, p in processes.items()}
@@ -401,54 +459,58 @@ async def measure(world: World, config: Path, database: Path, figures: Figures,
             started = time.monotonic()
             sending = asyncio.create_task(send_replies(world, threads, figures.replies, sent,
                                                        warm_up, figures.pace))
+            keys = {"baseline": baseline, "bot": label}
             sending.add_done_callback(
                 lambda _: figures.send_seconds.update(
-                    {name: time.monotonic() - started for name in names}))
+                    {keys[name]: time.monotonic() - started for name in names}))
             if "bot" in names:
-                await follow_bot(figures, processes["bot"], db, sending, sent, total, started)
+                figures.baseline_of[label] = baseline
+                await follow_bot(figures, label, processes["bot"], db, sending, sent, total,
+                                 started)
                 bot = processes["bot"]
-                figures.cpu_seconds["bot"] = cpu(bot) - cpu_before["bot"]
-                figures.loop_cpu_seconds["bot"] = main_thread_cpu(bot) - loop_before["bot"]
-                recorded = db.count()
+                figures.cpu_seconds[label] = cpu(bot) - cpu_before["bot"]
+                figures.loop_cpu_seconds[label] = main_thread_cpu(bot) - loop_before["bot"]
+                recorded = await db.count()
                 if recorded != total:
                     raise RuntimeError(f"the bot recorded {recorded:,} replies, not {total:,}")
             if events is not None:
-                await until(lambda: total in events.seen, "the baseline client to see them all",
+                await until(lambda: _true(total in events.seen),
+                            "the baseline client to see them all",
                             running, seconds=1800)
-                figures.seconds["baseline"] = events.seen[total] - started
-                figures.cpu_seconds["baseline"] = events.cpu[total] - cpu_before["baseline"]
-                figures.loop_cpu_seconds["baseline"] = (events.loop_cpu[total]
-                                                        - loop_before["baseline"])
-                figures.rss_small["baseline"] = events.rss[warm_up + MEMORY_AT]
-                figures.rss_large["baseline"] = events.rss[total]
+                figures.seconds[baseline] = events.seen[total] - started
+                figures.cpu_seconds[baseline] = events.cpu[total] - cpu_before["baseline"]
+                figures.loop_cpu_seconds[baseline] = (events.loop_cpu[total]
+                                                      - loop_before["baseline"])
+                figures.rss_small[baseline] = events.rss[warm_up + MEMORY_AT]
+                figures.rss_large[baseline] = events.rss[total]
             await sending
         finally:
-            db.close()
+            await db.close()
             if events is not None:
                 events.task.cancel()
 
 
-async def follow_bot(figures: Figures, bot: asyncio.subprocess.Process, db: Database,
-                     sending: asyncio.Task[None], sent: list[int], total: int,
+async def follow_bot(figures: Figures, label: str, bot: asyncio.subprocess.Process,
+                     db: Database, sending: asyncio.Task[None], sent: list[int], total: int,
                      started: float) -> None:
     """Wait until every reply is in the bot's database, reading its memory on the way."""
     last_count, last_change, last_check = -1, started, started
     while True:
         now = time.monotonic()
-        figures.bot_peak_rss = max(figures.bot_peak_rss, rss(bot))
+        figures.peak_rss[label] = max(figures.peak_rss.get(label, 0), rss(bot))
         if sending.done():
             sending.result()  # raises if sending failed
-        if ("bot" not in figures.rss_small and len(sent) >= MEMORY_AT
-                and db.has(sent[MEMORY_AT - 1])):
-            figures.rss_small["bot"] = rss(bot)
+        if (label not in figures.rss_small and len(sent) >= MEMORY_AT
+                and await db.has(sent[MEMORY_AT - 1])):
+            figures.rss_small[label] = rss(bot)
         # Counting is a scan: once a second, or when the last reply sent is in.
-        if now - last_check > 1.0 or (sending.done() and db.has(sent[-1])):
+        if now - last_check > 1.0 or (sending.done() and await db.has(sent[-1])):
             last_check = now
-            count = db.count()
+            count = await db.count()
             if count >= total:
-                figures.seconds["bot"] = now - started
-                figures.rss_large["bot"] = rss(bot)
-                figures.bot_peak_rss = max(figures.bot_peak_rss, figures.rss_large["bot"])
+                figures.seconds[label] = now - started
+                figures.rss_large[label] = rss(bot)
+                figures.peak_rss[label] = max(figures.peak_rss[label], figures.rss_large[label])
                 return
             if count == last_count and now - last_change > PATIENCE:
                 raise RuntimeError(f"the bot stopped recording at {count:,} of {total:,} "
@@ -470,7 +532,7 @@ def machine() -> str:
 
 
 def report(figures: Figures) -> bool:
-    """Print the figures; True if both targets are met."""
+    """Print the figures; True if both targets are met on every database."""
     mib = 1024 * 1024
     n = figures.replies
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end (other "
@@ -479,48 +541,59 @@ def report(figures: Figures) -> bool:
            else "one client after the other, each alone with the emulator")
     pace = f"{figures.pace:,.0f} a second" if figures.pace else "as fast as the emulator goes"
     print(f"{n:,} replies a client, {pace}, {how}")
-    names = {"baseline": "baseline (no-op on_message)", "bot": "bot (recording replies)"}
-    for client, name in names.items():
-        print(f"{name}: {figures.seconds[client]:.2f} s = {figures.rate(client):,.0f} replies/s"
-              f" (sent in {figures.send_seconds[client]:.2f} s)"
-              f"; CPU {1e6 * figures.cpu_seconds[client] / n:.0f} us a reply (event loop "
-              f"{1e6 * figures.loop_cpu_seconds[client] / n:.0f}); memory "
-              f"{figures.rss_small[client] / mib:.1f} MiB after {MEMORY_AT:,} replies, "
-              f"{figures.rss_large[client] / mib:.1f} MiB after {n:,}")
-    ratio = figures.rate("bot") / figures.rate("baseline")
-    growth = figures.rss_large["bot"] / figures.rss_small["bot"] - 1
-    print(f"ratio bot / baseline: {ratio:.2f} (target >= {TARGET_RATIO})")
-    print(f"bot memory growth from {MEMORY_AT:,} to {n:,} replies: {growth:+.1%} (target within "
-          f"{TARGET_MEMORY_GROWTH:.0%}); peak {figures.bot_peak_rss / mib:.1f} MiB")
-    ok = ratio >= TARGET_RATIO and abs(growth) <= TARGET_MEMORY_GROWTH
+    ok = True
+    for database, baseline in figures.baseline_of.items():
+        names = {baseline: f"{baseline} (no-op on_message)",
+                 database: f"bot on {database} (recording replies)"}
+        for client, name in names.items():
+            print(f"{name}: {figures.seconds[client]:.2f} s = {figures.rate(client):,.0f} "
+                  f"replies/s (sent in {figures.send_seconds[client]:.2f} s); CPU "
+                  f"{1e6 * figures.cpu_seconds[client] / n:.0f} us a reply (event loop "
+                  f"{1e6 * figures.loop_cpu_seconds[client] / n:.0f}); memory "
+                  f"{figures.rss_small[client] / mib:.1f} MiB after {MEMORY_AT:,} replies, "
+                  f"{figures.rss_large[client] / mib:.1f} MiB after {n:,}")
+        ratio = figures.rate(database) / figures.rate(baseline)
+        growth = figures.rss_large[database] / figures.rss_small[database] - 1
+        ratio_ok = ratio >= TARGET_RATIO
+        growth_ok = abs(growth) <= TARGET_MEMORY_GROWTH
+        print(f"{database}: ratio bot / baseline {ratio:.2f} (target >= {TARGET_RATIO}) "
+              f"{'ok' if ratio_ok else 'MISSED'}; memory growth from {MEMORY_AT:,} to {n:,} "
+              f"replies {growth:+.1%} (target within {TARGET_MEMORY_GROWTH:.0%}) "
+              f"{'ok' if growth_ok else 'MISSED'}; peak {figures.peak_rss[database] / mib:.1f}"
+              " MiB")
+        ok = ok and ratio_ok and growth_ok
     print("targets met" if ok else "TARGET MISSED")
     return ok
 
 
 async def run(replies: int, threads: int, students: int, together: bool,
-              rate: float | None, profile: Path | None) -> bool:
-    """Set up the world, measure the two clients, print the figures."""
+              rate: float | None, profile: Path | None, postgresql: str | None) -> bool:
+    """Set up the world, measure the baseline and the bot on each database, print it all."""
     spec = {"guilds": [{"name": "Benchmark High", "roles": [{"name": "Student"}],
                         "channels": [{"name": "history-101"}],
                         "students": students, "student_role": "Student"}]}
+    figures = Figures(replies, together, rate)
+    databases = {"SQLite": None, **({"PostgreSQL": postgresql} if postgresql else {})}
     with tempfile.TemporaryDirectory(prefix="seminar-bench-") as tmp:
         folder = Path(tmp)
-        async with EmulatorProcess.run(spec=spec) as emu:
-            guild = emu.info["world"]["guilds"][0]
-            world = World(emu, int(guild["id"]), int(guild["channels"]["history-101"]),
-                          [int(m) for m in guild["members"].values()])
-            database = folder / "seminar.db"
-            await post_lesson(world, threads, f"sqlite+aiosqlite:///{database}")
-            config = write_config(world, folder, database)
-            figures = Figures(replies, together, rate)
-            if together:
-                await measure(world, config, database, figures, {"baseline", "bot"},
-                              world.threads, profile)
-            else:
-                await measure(world, config, database, figures, {"baseline"},
-                              world.other_threads, profile)
-                await measure(world, config, database, figures, {"bot"}, world.threads,
-                              profile)
+        for label, url in databases.items():
+            # A new emulator and database for each: the same world, nothing left over.
+            async with EmulatorProcess.run(spec=spec) as emu:
+                guild = emu.info["world"]["guilds"][0]
+                world = World(emu, int(guild["id"]), int(guild["channels"]["history-101"]),
+                              [int(m) for m in guild["members"].values()])
+                database_url = await fresh_database(url, folder)
+                await post_lesson(world, threads, database_url)
+                config = write_config(world, folder, database_url)
+                if together:
+                    await measure(world, config, database_url, figures, {"baseline", "bot"},
+                                  world.threads, profile, label, f"baseline with {label}")
+                    continue
+                if "baseline" not in figures.seconds:
+                    await measure(world, config, database_url, figures, {"baseline"},
+                                  world.other_threads, profile)
+                await measure(world, config, database_url, figures, {"bot"}, world.threads,
+                              profile, label)
     return report(figures)
 
 
@@ -537,6 +610,11 @@ def main(argv: list[str] | None = None) -> int:
                              "the other, each alone with the emulator)")
     parser.add_argument("--rate", type=float, metavar="N",
                         help="send N replies a second (default: as fast as the emulator can)")
+    parser.add_argument("--postgresql", metavar="URL",
+                        default=os.environ.get("SEMINAR_BENCH_DATABASE_URL"),
+                        help="also measure the bot on this PostgreSQL database (default: "
+                             "$SEMINAR_BENCH_DATABASE_URL); its public schema is DROPPED "
+                             "first, so give it a database of its own")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="run the bot under cProfile and write its stats to FILE")
     parser.add_argument("--baseline-client", type=Path, help=argparse.SUPPRESS)
@@ -550,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--replies must be at least {MEMORY_AT:,} (memory is read after "
                      f"{MEMORY_AT:,})")
     return 0 if asyncio.run(run(args.replies, args.threads, args.students, args.together,
-                                        args.rate, args.profile)) else 1
+                                args.rate, args.profile, args.postgresql)) else 1
 
 
 if __name__ == "__main__":

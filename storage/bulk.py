@@ -1,109 +1,128 @@
-"""Recording a batch of replies from a worker thread, in one hop to the event loop (SQLite).
+"""Recording batches of replies in a process of its own (the reply stream's database writer).
 
-Through aiosqlite, every step of a transaction (cursor, statement, commit, returning the
-connection) is a hop between its thread and the event loop, and each hop resumes only when
-the loop gets to it. While the loop is busy with a burst of gateway events, a turn of the
-loop takes hundreds of milliseconds, and a batch of replies took seconds to write: replies
-then piled up in memory faster than they were written. :class:`ThreadedReplyWriter` runs
-the whole transaction in one worker-thread call with a synchronous engine on the same file
-(same PRAGMAs), so the loop is involved once a batch.
+A burst of replies keeps the event loop busy with discord.py's parsing. Written from the
+bot's process (the loop itself, or a thread beside it), the rows cost the loop the GIL:
+measured with ``benchmarks/replies.py``, a batch that takes 130 ms on an idle machine took
+over a second during a burst, so replies piled up faster than they were written. In a
+process of its own, the writer has a core of its own and its own GIL; the bot's process only
+pickles each batch (about 3 us a reply).
 
-The thread still shares the GIL with the event loop, so its Python work per row is kept
-small: a multi-row INSERT is compiled once per page size, and each page is sent with the
-column values converted by the columns' own types (as SQLAlchemy would), in one statement.
+The child runs :meth:`storage.replies.ReplyStore.record` on its own event loop and engine,
+so a batch is written exactly as the repository writes it (one transaction, duplicates
+ignored), on SQLite or PostgreSQL. Batches are written one at a time, in the order given.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any
+import atexit
+import concurrent.futures
+import multiprocessing
+import signal
+from collections.abc import Sequence
 
-from sqlalchemy import bindparam, create_engine
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
-
-from storage.engine import DEFAULT_BUSY_TIMEOUT_MS, configure_sqlite
-from storage.models import Reply
+from storage.engine import create_engine, create_sessionmaker, in_memory
 from storage.records import NewReply
-from storage.replies import reply_values, sqlite_pages
-from storage.work import touch_sync
-
-_COLUMNS = list(Reply.__table__.c)
-_NAMES = [column.name for column in _COLUMNS]
+from storage.replies import ReplyStore
 
 
-class ThreadedReplyWriter:
-    """Records replies like :meth:`ReplyStore.record`, from a worker thread."""
+class ReplyWriterProcess:
+    """Records replies like :meth:`ReplyStore.record`, in a child process."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
-        parsed = make_url(url)
-        if parsed.drivername != "sqlite+aiosqlite" or not parsed.database or (
-            parsed.database == ":memory:" or "mode=memory" in parsed.database
-        ):
-            raise ValueError(f"a threaded reply writer needs an SQLite file, not {url!r}")
-        self._engine = create_engine(parsed.set(drivername="sqlite+pysqlite"))
-        configure_sqlite(self._engine, busy_timeout_ms)
-        dialect = self._engine.dialect
-        # The dialect's own converters (for times: UTC, then SQLite's text format), so the
-        # rows are stored exactly as the repository stores them.
-        self._convert: list[Callable[[Any], Any] | None] = [
-            column.type.dialect_impl(dialect).bind_processor(dialect) for column in _COLUMNS
-        ]
-        self._statements: dict[int, str] = {}
+    def __init__(self, url: str) -> None:
+        if in_memory(url):
+            raise ValueError(f"a reply writer process needs a database file, not {url!r}")
+        self._url = url
+        self._executor = self._start()
 
     @classmethod
-    def for_url(cls, url: str) -> ThreadedReplyWriter | None:
-        """A writer for an SQLite file; None for other databases (their driver needs none)."""
+    def for_url(cls, url: str) -> ReplyWriterProcess | None:
+        """A writer for a database file or server; None for an in-memory SQLite database
+        (another process cannot open it: its replies are written by the bot's process)."""
         try:
             return cls(url)
         except ValueError:
             return None
 
-    def _statement(self, rows: int) -> str:
-        """``INSERT OR IGNORE`` of ``rows`` rows, compiled once per size, positional binds."""
-        sql = self._statements.get(rows)
-        if sql is None:
-            values: list[dict[str, Any]] = [
-                {name: bindparam(f"r{row}_{name}") for name in _NAMES} for row in range(rows)
-            ]
-            compiled = (
-                sqlite.insert(Reply).prefix_with("OR IGNORE").values(values)
-                .compile(dialect=self._engine.dialect)
-            )
-            expected = [f"r{row}_{name}" for row in range(rows) for name in _NAMES]
-            if list(compiled.positiontup or ()) != expected:
-                raise RuntimeError("unexpected bind order in the compiled multi-row INSERT")
-            sql = self._statements[rows] = str(compiled)
-        return sql
+    def _start(self) -> concurrent.futures.ProcessPoolExecutor:
+        # spawn, not fork: the bot's process has threads (a fork would copy their locks).
+        executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_open, initargs=(self._url,))
+        executor.submit(_ready)  # start the process now, not at the first batch
+        return executor
 
-    def _parameters(self, page: list[dict[str, Any]]) -> tuple[Any, ...]:
-        """The page's values in statement order, converted by their columns' types."""
-        flat: list[Any] = []
-        for row in page:
-            for name, convert in zip(_NAMES, self._convert, strict=True):
-                value = row[name]
-                flat.append(convert(value) if convert is not None else value)
-        return tuple(flat)
+    def submit(self, replies: Sequence[NewReply]) -> asyncio.Future[int]:
+        """Hand replies over to be recorded in one transaction; the future says how many
+        were new.
 
-    def record(self, replies: Sequence[NewReply]) -> int:
-        """Record replies in one transaction (blocking); how many were new."""
-        rows = [reply_values(reply) for reply in replies]
-        if not rows:
-            return 0
-        new = 0
-        with self._engine.begin() as connection:
-            for page in sqlite_pages(rows):
-                result = connection.exec_driver_sql(self._statement(len(page)),
-                                                    self._parameters(page))
-                new += int(result.rowcount)
-            touch_sync(connection, [(r["course"], r["post_id"], r["author_id"]) for r in rows])
-        return new
+        If the child died (killed, out of memory), a new one is started and the future
+        fails: the caller keeps the batch and tries again.
+        """
+        executor = self._executor
+        try:
+            future = asyncio.wrap_future(executor.submit(_record, list(replies)))
+        except concurrent.futures.BrokenExecutor as error:
+            self._restart(executor)
+            failed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            failed.set_exception(error)
+            return failed
+        future.add_done_callback(lambda done: self._restart_if_broken(executor, done))
+        return future
 
-    async def record_replies(self, replies: Sequence[NewReply]) -> int:
-        """Record replies in one transaction from a worker thread; how many were new."""
-        return await asyncio.to_thread(self.record, list(replies))
+    def _restart_if_broken(self, executor: concurrent.futures.ProcessPoolExecutor,
+                           done: asyncio.Future[int]) -> None:
+        if not done.cancelled() and isinstance(done.exception(),
+                                               concurrent.futures.BrokenExecutor):
+            self._restart(executor)
+
+    def _restart(self, executor: concurrent.futures.ProcessPoolExecutor) -> None:
+        """Replace a broken executor by a new process (once, however many batches failed)."""
+        if self._executor is executor:
+            executor.shutdown(wait=False)
+            self._executor = self._start()
+
+    async def close(self) -> None:
+        """Let the child finish what it was given, close its database connections, stop it."""
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+
+# --- in the child process ----------------------------------------------------------------------
+
+
+class _Writer:
+    """The child's event loop, engine and reply store."""
+
+    def __init__(self, url: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.engine = create_engine(url)
+        self.store = ReplyStore(create_sessionmaker(self.engine))
 
     def close(self) -> None:
-        """Close the writer's connections."""
-        self._engine.dispose()
+        self.loop.run_until_complete(self.engine.dispose())
+        self.loop.close()
+
+
+_writer: _Writer | None = None  # the child's own (set by the pool's initializer)
+
+
+def _open(url: str) -> None:
+    """Set the child up: its writer, closed at exit; the bot's process decides when to stop.
+
+    Ctrl-C and a service stop reach every process of the group: the child ignores them and
+    finishes the batches the bot still hands over while it closes.
+    """
+    global _writer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _writer = _Writer(url)
+    atexit.register(_writer.close)
+
+
+def _ready() -> bool:
+    return _writer is not None
+
+
+def _record(replies: list[NewReply]) -> int:
+    assert _writer is not None, "the pool's initializer opens the writer"
+    return _writer.loop.run_until_complete(_writer.store.record(replies))

@@ -24,6 +24,13 @@ def _is_memory(database: str | None) -> bool:
     return database in (None, "", ":memory:") or "mode=memory" in (database or "")
 
 
+def in_memory(url: str) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (only its own process can open it)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and (
+        _is_memory(parsed.database) or parsed.query.get("mode") == "memory")
+
+
 def create_engine(
     url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS, echo: bool = False
 ) -> AsyncEngine:

@@ -98,6 +98,12 @@ class NewReply:
     text: str | None = None
     edited_at: dt.datetime | None = None
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Batches go to the writer process pickled (storage.bulk): as a tuple of values,
+        # this is twice as fast as the slots dataclass's default (a dict of fields).
+        # __match_args__: the dataclass's fields, in the order its constructor takes them.
+        return (type(self), tuple(getattr(self, name) for name in self.__match_args__))
+
 
 @dataclass(frozen=True, slots=True)
 class ReplyRecord(NewReply):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import discord
@@ -71,13 +72,19 @@ class SeminarBot(commands.Bot):
         self.force_sync = force_sync
         self.repository = repository
         self.synced_guilds: list[int] = []
+        #: Called with every message received (see on_message); cogs add theirs in cog_load.
+        self.message_readers: list[Callable[[discord.Message], None]] = []
         self.closing = asyncio.Event()  # set when close() begins: waits end at once
         #: The one due-loop: posts, thread locks, reminders and purges register jobs here.
         self.timers = DueLoop()
+        self.add_listener(self._freeze_long_lived, "on_ready")
 
     async def close(self) -> None:
         """Close the bot (cogs unload, the gateway and HTTP sessions close)."""
         self.closing.set()
+        # discord.py may dispatch a READY it was still waiting for after closing, when its
+        # loop is gone: nothing may listen for it then (cogs are unloaded by super().close).
+        self.remove_listener(self._freeze_long_lived, "on_ready")
         await self.timers.close()  # a job in progress stops here; each is safe to rerun
         await super().close()
 
@@ -95,8 +102,30 @@ class SeminarBot(commands.Bot):
             self.tree.copy_global_to(guild=discord.Object(guild_id))
         await sync_guilds(self, force=self.force_sync)
 
+    async def _freeze_long_lived(self) -> None:
+        """At READY: keep what start-up built (discord.py's caches, lessons, settings) out of
+        the garbage collector's way.
+
+        discord.py makes several objects a message, and every few hundred of them Python's
+        collector walks older objects too, start-up's among them: during a reply stream the
+        event loop spent a fifth of its time there (``benchmarks/replies.py``). Frozen,
+        they are skipped. A new session's READY collects first, so that the caches of the
+        session before are not kept forever.
+        """
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
     async def on_message(self, message: discord.Message, /) -> None:
-        """Ignore messages here: Seminar has only slash commands (cogs listen for replies)."""
+        """Hand every message to the message readers (Seminar has only slash commands).
+
+        discord.py runs each event listener in a task of its own: for a reply stream, a
+        cog's ``on_message`` listener would double the tasks per message, the costliest step
+        after discord.py's own parsing (``benchmarks/replies.py``). A reader is a plain
+        function, called here in the one task discord.py starts for the bot's own listener.
+        """
+        for read in self.message_readers:
+            read(message)
 
     def course_guild_ids(self) -> list[int]:
         """The guilds that hold a configured course, each once."""

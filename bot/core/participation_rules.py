@@ -93,11 +93,15 @@ def _quoted_and_code(text: str) -> str:
 def _without_repeats(words: list[str]) -> list[str]:
     """The words, with a word or a group of words repeated right after itself kept once."""
     kept: list[str] = []
+    seen: set[str] = set()
     for word in words:
         kept.append(word)
+        if word not in seen:
+            seen.add(word)  # its first time: nothing can repeat (most words, quickly)
+            continue
         end = len(kept)
         if word not in kept[max(0, end - 1 - REPEATED_GROUP):end - 1]:
-            continue  # not seen lately: nothing can repeat (most words, quickly)
+            continue  # not seen lately: nothing can repeat
         for size in range(1, min(REPEATED_GROUP, end // 2) + 1):
             start = end - size
             if word == kept[start - 1] and kept[start:] == kept[start - size:start]:
@@ -114,8 +118,22 @@ def _runs_of(source: str) -> frozenset[tuple[str, ...]]:
                      for i in range(len(theirs) - COPIED_RUN + 1))
 
 
+@functools.lru_cache(maxsize=1024)
+def _vocabulary_of(source: str) -> frozenset[str]:
+    """Every word of ``source``, to tell at a glance that a reply copies no run of it."""
+    return frozenset(w.casefold() for w in words_of(source))
+
+
 def _without_copies(words: list[str], sources: Iterable[str]) -> list[str]:
     """The words not inside a run of COPIED_RUN or more found in one of ``sources``."""
+    sources = list(sources)
+    vocabulary = frozenset().union(*map(_vocabulary_of, sources))
+    streak = longest = 0
+    for word in words:
+        streak = streak + 1 if word in vocabulary else 0
+        longest = max(longest, streak)
+    if longest < COPIED_RUN:
+        return words  # no COPIED_RUN words in a row are even words of a source
     runs = [_runs_of(source) for source in sources]
     copied = [False] * len(words)
     for i in range(len(words) - COPIED_RUN + 1):

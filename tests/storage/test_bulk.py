@@ -1,20 +1,18 @@
-"""Batches of replies on SQLite: multi-row pages, counted exactly, the same rows either way."""
+"""Batches of replies: multi-row pages on SQLite, counted exactly; the writer process writes the
+same rows as the repository, in order, and survives being killed."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from collections.abc import AsyncIterator
-from pathlib import Path
+import signal
+from concurrent.futures import BrokenExecutor
 
+import psutil
 import pytest
 
-from storage.bulk import ThreadedReplyWriter
-from storage.engine import create_engine, create_sessionmaker
-from storage.migrate import upgrade_engine
+from storage.bulk import ReplyWriterProcess
 from storage.records import NewReply, ThreadInfo
 from storage.replies import sqlite_pages
-from storage.repository import Repository
 from tests.databases import TestDatabase
 
 T0 = dt.datetime(2026, 9, 7, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
@@ -65,53 +63,72 @@ async def test_the_repository_counts_new_replies_exactly(
     assert len(await database.repo.replies.matching("hist")) == count + 1
 
 
-@pytest.fixture
-async def sqlite_database(tmp_path: Path) -> AsyncIterator[TestDatabase]:
-    """A migrated SQLite file (the threaded writer is for SQLite only)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}"
-    engine = create_engine(url)
-    await upgrade_engine(engine)
-    sessions = create_sessionmaker(engine)
-    db = TestDatabase("sqlite", url, engine, sessions, Repository(sessions))
-    try:
-        yield db
-    finally:
-        await db.close()
+def writer_processes() -> list[psutil.Process]:
+    """The reply writer processes this test started (children of this process)."""
+    return [p for p in psutil.Process().children(recursive=True)
+            if "spawn_main" in " ".join(p.cmdline())]
 
 
-async def test_the_threaded_writer_records_what_the_repository_would(
-    sqlite_database: TestDatabase,
+async def test_the_writer_process_records_what_the_repository_would(
+    database: TestDatabase,
 ) -> None:
-    database = sqlite_database
     thread = await one_thread(database)
-    writer = ThreadedReplyWriter.for_url(database.url)
+    writer = ReplyWriterProcess.for_url(database.url)
     assert writer is not None
     try:
         edited = {"edited_at": T0 + dt.timedelta(hours=1), "late": True, "text": "Salut",
                   "reply_to_message_id": 7, "reply_to_author_id": 1003, "author_id": 1001,
                   "created_at": T0 + dt.timedelta(seconds=2)}
         assert await database.repo.replies.record([reply(thread, 1, **edited)]) == 1
-        assert await writer.record_replies([reply(thread, 2, **edited)]) == 1
+        assert await writer.submit([reply(thread, 2, **edited)]) == 1
         batch = [reply(thread, n) for n in range(3, 1000)]
-        assert await writer.record_replies(batch) == len(batch)
-        assert await writer.record_replies([*batch[:10], reply(thread, 5000)]) == 1
-        assert await writer.record_replies([]) == 0
+        # Handed over at once, written in order: the second batch's copies are not new.
+        first = writer.submit(batch)
+        second = writer.submit([*batch[:10], reply(thread, 5000)])
+        assert (await first, await second) == (len(batch), 1)
+        assert await writer.submit([]) == 0
     finally:
-        writer.close()
-    assert database.url.startswith("sqlite+aiosqlite:///")
-    with sqlite3.connect(database.url.removeprefix("sqlite+aiosqlite:///")) as raw:
-        first, second = raw.execute(
-            "SELECT * FROM replies WHERE message_id IN (1, 2) ORDER BY message_id").fetchall()
-    assert first[1:] == second[1:]  # stored byte for byte alike (UTC times, cut names)
-    stored = await database.repo.replies.get(2)
-    assert stored is not None
-    assert stored.created_at == T0 + dt.timedelta(seconds=2)
-    assert stored.author_name == ("Zoë " * 30)[:100]
-    assert len(await database.repo.replies.matching("hist")) == 2 + 997 + 1
+        await writer.close()
+    assert writer_processes() == []  # closed: the child is gone
+    stored = {r.message_id: r for r in await database.repo.replies.matching("hist")}
+    assert len(stored) == 2 + 997 + 1
+    first_reply, second_reply = stored[1], stored[2]
+    assert first_reply.created_at == second_reply.created_at == T0 + dt.timedelta(seconds=2)
+    assert second_reply.author_name == ("Zoë " * 30)[:100]
+    assert {k: v for k, v in vars_of(first_reply).items() if k != "message_id"} == {
+        k: v for k, v in vars_of(second_reply).items() if k != "message_id"}
 
 
-def test_the_threaded_writer_is_only_for_sqlite_files() -> None:
-    assert ThreadedReplyWriter.for_url("sqlite+aiosqlite:///:memory:") is None
-    assert ThreadedReplyWriter.for_url("postgresql+asyncpg://u:p@localhost/db") is None
-    with pytest.raises(ValueError, match="SQLite file"):
-        ThreadedReplyWriter("sqlite+aiosqlite://")
+def vars_of(record: object) -> dict[str, object]:
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}  # type: ignore[attr-defined]
+
+
+async def test_a_killed_writer_process_is_replaced_and_nothing_is_lost(
+    database: TestDatabase,
+) -> None:
+    thread = await one_thread(database)
+    writer = ReplyWriterProcess.for_url(database.url)
+    assert writer is not None
+    try:
+        assert await writer.submit([reply(thread, 1)]) == 1
+        # Ctrl-C in the terminal reaches the child too: it leaves stopping to the bot.
+        (child,) = writer_processes()
+        child.send_signal(signal.SIGINT)
+        assert await writer.submit([reply(thread, 2)]) == 1
+        # Killed (say, by the out-of-memory killer): the batch fails, the caller keeps it
+        # and tries again, and a new child writes it.
+        child.kill()
+        child.wait(10)
+        with pytest.raises(BrokenExecutor):
+            await writer.submit([reply(thread, 3)])
+        assert await writer.submit([reply(thread, 3)]) == 1
+    finally:
+        await writer.close()
+    assert sorted(r.message_id for r in await database.repo.replies.matching("hist")) == [1, 2, 3]
+
+
+def test_an_in_memory_database_has_no_writer_process() -> None:
+    assert ReplyWriterProcess.for_url("sqlite+aiosqlite:///:memory:") is None
+    assert ReplyWriterProcess.for_url("sqlite+aiosqlite://") is None
+    with pytest.raises(ValueError, match="database file"):
+        ReplyWriterProcess("sqlite+aiosqlite:///file:x?mode=memory&cache=shared")

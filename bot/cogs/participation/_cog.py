@@ -1,6 +1,6 @@
 """The participation cog: listens to Discord's events and defers to the modules beside it.
 
-- ``on_message`` in a lesson thread (a dict lookup; anything else returns at once) becomes
+- A message in a lesson thread (a dict lookup; anything else returns at once) becomes
   a reply for the :class:`~bot.cogs.participation.recorder.ReplyRecorder`.
 - Raw edit and delete events update the reply (waiting in the buffer or recorded); a
   deleted reply is marked, not erased.
@@ -23,7 +23,13 @@ from discord.ext import commands
 from bot import gradebook
 from bot.cogs.participation.catchup import CatchUp
 from bot.cogs.participation.recorder import ReplyRecorder
-from bot.cogs.participation.threads import LessonThreads, counts, new_reply, own_words
+from bot.cogs.participation.threads import (
+    LessonThread,
+    LessonThreads,
+    counts,
+    new_reply,
+    own_words,
+)
 from bot.core.participation_rules import Edit, count_characters
 from storage.records import ThreadInfo
 
@@ -59,6 +65,7 @@ class ParticipationCog(commands.Cog):
         await self.threads.reload_extensions()
         await self.threads.reload()
         self.recorder.start()
+        self.bot.message_readers.append(self.read_message)
 
     @commands.Cog.listener()
     async def on_seminar_extension(self, course: str, lesson: str, student: int,
@@ -75,6 +82,7 @@ class ParticipationCog(commands.Cog):
     async def cog_unload(self) -> None:
         """Stop reading, then write every reply still waiting (before storage closes)."""
         self._closing = True
+        self.bot.message_readers.remove(self.read_message)
         await self.catch_up.close()
         await self.recorder.close()
 
@@ -88,9 +96,12 @@ class ParticipationCog(commands.Cog):
 
     # --- live replies -------------------------------------------------------------------------
 
-    @commands.Cog.listener()
-    async def on_message(self, message: discord.Message) -> None:
-        """Queue a student's message in a lesson thread as a reply; ignore everything else."""
+    def read_message(self, message: discord.Message) -> None:
+        """Queue a student's message in a lesson thread as a reply; ignore everything else.
+
+        A message reader (:attr:`SeminarBot.message_readers`), not a listener: no task of
+        its own, unless the message answers another one that must be looked up.
+        """
         thread_id = message.channel.id
         thread = self.threads.get(thread_id)
         if thread is None:
@@ -104,8 +115,26 @@ class ParticipationCog(commands.Cog):
         self.catch_up.seen_live(thread_id, message.id)
         if not counts(message, thread):
             return
-        replied = (None if message.reference is None
-                   else await self.threads.replied_to(message, None))
+        if message.reference is not None:
+            self.recorder.track(self._add_reply_to(message, thread))
+            return
+        self.recorder.add(new_reply(message, thread, None,
+                                    due_at=self.threads.due_for(thread, message.author.id)))
+
+    async def _add_reply_to(self, message: discord.Message, thread: LessonThread) -> None:
+        """Queue a reply that answers a message (looked up in the cache, buffer or database).
+
+        If the look-up fails (the database is down), the reply is left to catch-up, as one
+        left out of a full buffer is.
+        """
+        try:
+            replied = await self.threads.replied_to(message, None)
+        except Exception:
+            log.exception("Could not look up the message %s answers; reading it back from "
+                          "Discord later.", message.id)
+            self.recorder.leave_out()
+            self.catch_up.left_out(thread.info.thread_id, message.id)
+            return
         self.recorder.add(new_reply(message, thread, replied,
                                     due_at=self.threads.due_for(thread, message.author.id)))
 

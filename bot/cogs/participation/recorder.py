@@ -1,24 +1,23 @@
 """The reply recorder: a buffer of replies written in batches, edits and deletions applied.
 
 No discord.py here: replies arrive as :class:`~storage.repository.NewReply` values, so a
-burst does not cost a commit per message. Batches are written one transaction each; on
-SQLite they go to one database thread (:mod:`storage.bulk`), so that a busy event loop does
-not slow the writes down. An edit or a deletion of a reply not recorded yet waits for it
+burst does not cost a commit per message. Batches are written one transaction each, by a
+process of their own (:mod:`storage.bulk`), so that the writes neither wait for a busy event
+loop nor slow it down. An edit or a deletion of a reply not recorded yet waits for it
 (:class:`~bot.core.participation_rules.UnmatchedChanges`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Final
 
 from bot.core.participation_rules import Batch, Edit, ReplyBuffer, UnmatchedChanges
-from storage.bulk import ThreadedReplyWriter
+from storage.bulk import ReplyWriterProcess
 from storage.records import NewReply, utcnow
 from storage.repository import Repository
 
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE: Final = 500
 BATCH_DELAY: Final = 0.5
 MAX_BATCH: Final = 5_000
-MAX_IN_FLIGHT: Final = 2  # batches queued in the database thread at once
+MAX_IN_FLIGHT: Final = 16  # batches handed to the writer process at once
 MAX_WAITING: Final = 20_000  # past this (database down), replies are left to backfill
 RETRY_DELAYS: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -71,27 +70,25 @@ class ReplyRecorder:
         self._full = asyncio.Event()  # the buffer holds a whole batch
         self._closing = False
         self._dropped = False
-        self._bulk: ThreadedReplyWriter | None = None
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._process: ReplyWriterProcess | None = None
         self._writer: asyncio.Task[None] | None = None
-        # Batches handed to the database thread and not yet written (see flush).
+        # Batches handed to the writer process and not yet written (see flush).
         self._in_flight: set[asyncio.Task[bool]] = set()
+        self._adding: set[asyncio.Task[None]] = set()  # replies being completed (see track)
         self._retry_at = 0.0
         self._failures = 0
 
     # --- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the writer task (and the database thread, on SQLite)."""
-        self._bulk = ThreadedReplyWriter.for_url(self._database_url)
-        if self._bulk is not None:
-            # One thread: batches are written one at a time, in the order they were taken.
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="participation-db")
+        """Start the writer task and the writer process (none for an in-memory database)."""
+        self._process = ReplyWriterProcess.for_url(self._database_url)
         self._writer = asyncio.create_task(self._write_loop(), name="participation-writer")
 
     async def close(self) -> None:
         """Write every reply still waiting, then stop (before storage closes)."""
+        if self._adding:
+            await asyncio.wait(set(self._adding))
         self._closing = True
         self._waiting.set()
         self._full.set()
@@ -101,10 +98,8 @@ class ReplyRecorder:
         if self.buffer:
             log.error("Shutting down with %d replies not written (the database refused "
                       "them); the next start reads them back from Discord.", len(self.buffer))
-        if self._executor is not None:
-            self._executor.shutdown()
-        if self._bulk is not None:
-            self._bulk.close()
+        if self._process is not None:
+            await self._process.close()
 
     # --- replies, edits, deletions ------------------------------------------------------------
 
@@ -124,6 +119,13 @@ class ReplyRecorder:
             self._waiting.set()
             if self.buffer.full:
                 self._full.set()
+                self._hand_over()
+
+    def track(self, adding: Coroutine[None, None, None]) -> None:
+        """Run ``adding`` (a reply's look-ups, then :meth:`add`) in a task; close waits for it."""
+        task = asyncio.create_task(adding)
+        self._adding.add(task)
+        task.add_done_callback(self._adding.discard)
 
     async def edit(self, message_id: int, edit: Edit) -> None:
         """Apply an author's edit to a waiting or recorded reply (or keep it for later)."""
@@ -197,9 +199,9 @@ class ReplyRecorder:
     async def flush(self) -> bool:
         """Take one batch of waiting replies and write it, in one transaction.
 
-        With the database thread (SQLite), the batch is handed over and this returns at
-        once: awaiting each write would cost loop turns, and replies would pile up while
-        a burst keeps the loop busy. Up to MAX_IN_FLIGHT batches wait there, in order.
+        With the writer process, the batch is handed over and this returns at once:
+        awaiting each write would cost loop turns, and replies would pile up while a burst
+        keeps the loop busy. Up to MAX_IN_FLIGHT batches wait there, in order.
         Otherwise (and when shutting down) the batch is written before this returns. False
         if the database failed (the batch then waits again, ahead of newer replies).
         """
@@ -211,14 +213,37 @@ class ReplyRecorder:
                 self._full.clear()
             if not batch:
                 return True
-            if self._executor is None or self._closing:
+            if self._process is None or self._closing:
                 return await self._write_batch(batch)
             while len(self._in_flight) >= MAX_IN_FLIGHT:
                 await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
-            task = asyncio.create_task(self._write_batch(batch))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            self._start_batch(self._process, batch)
             return True
+
+    def _hand_over(self) -> None:
+        """Hand a full batch to the writer process now, without waiting for a loop turn.
+
+        During a burst, discord.py reads the gateway messages already received one after
+        another without letting other tasks run: a writer waiting for its turn let replies
+        pile up by the ten thousand (``benchmarks/replies.py``). Not while an edit, a
+        deletion or a history page holds the lock (they wait for the batches in flight).
+        """
+        if (self._process is None or self._closing or self.lock.locked()
+                or len(self._in_flight) >= MAX_IN_FLIGHT or self._loop.time() < self._retry_at):
+            return
+        batch = self.buffer.take(self._loop.time())
+        if not self.buffer:
+            self._waiting.clear()
+        if not self.buffer.full:
+            self._full.clear()
+        self._start_batch(self._process, batch)
+
+    def _start_batch(self, process: ReplyWriterProcess, batch: Batch[NewReply]) -> None:
+        """Give a batch to the writer process; a task finishes it (see _write_batch)."""
+        written = process.submit(list(batch.replies.values()))
+        task = asyncio.create_task(self._write_batch(batch, written))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
 
     async def drain(self) -> None:
         """Write every reply waiting now, and wait for the batches in flight."""
@@ -227,17 +252,19 @@ class ReplyRecorder:
         await self.settle()
 
     async def settle(self) -> None:
-        """Wait until every batch handed to the database thread is written (or failed)."""
+        """Wait until every batch handed to the writer process is written (or failed)."""
         if self._in_flight:
             await asyncio.wait(set(self._in_flight))
 
-    async def _write_batch(self, batch: Batch[NewReply]) -> bool:
-        """Record a batch, then the edits and deletions that concern it; False on failure."""
+    async def _write_batch(self, batch: Batch[NewReply],
+                           written: Awaitable[int] | None = None) -> bool:
+        """Record a batch (or wait until the writer process has: ``written``), then the
+        edits and deletions that concern it; False on failure."""
         started = self._loop.time()
         replies = list(batch.replies.values())
         try:
-            if self._bulk is not None and self._executor is not None:
-                await self._loop.run_in_executor(self._executor, self._bulk.record, replies)
+            if written is not None:
+                await written
             else:
                 await self.repository.replies.record(replies)
             # A backfill may have recorded a message before its edit.
