@@ -116,6 +116,13 @@ async def history_reads(emu: EmulatorProcess) -> int:
     return int(stats["calls_by_route"].get(HISTORY, 0))
 
 
+async def answered_history_reads(emu: EmulatorProcess) -> int:
+    """History reads Discord answered (a read refused with a 429 is made again)."""
+    stats = await emu.call("GET", "stats")
+    return int(stats["calls_by_route"].get(HISTORY, 0)
+               - stats["refused_by_route"].get(HISTORY, 0))
+
+
 async def wait_for(check: Any, what: str, bots: list[asyncio.subprocess.Process]) -> float:
     """Poll ``check`` (async, truthy when done) until it holds; the seconds it took."""
     started = time.monotonic()
@@ -165,7 +172,8 @@ async def scenario(folder: Path, database_url: str, processes: int, servers: int
                    [write_config(emu, world, folder, database_url, shard, processes)
                     for shard in range(processes)])
         await emu.call("POST", "rate_limits", {"enabled": True})
-        calls_before = (await emu.call("GET", "stats"))["calls"]
+        stats = await emu.call("GET", "stats")
+        calls_before, limited_before = stats["calls"], stats["rate_limited"]
         started = time.monotonic()
         async with contextlib.AsyncExitStack() as stack:
             bots = [await stack.enter_async_context(
@@ -179,7 +187,8 @@ async def scenario(folder: Path, database_url: str, processes: int, servers: int
             memory = sum(rss(bot) for bot in bots)
             print(f"  start-up to every course served: {startup:.1f} s, "
                   f"{stats['calls'] - calls_before:,} requests "
-                  f"({stats['calls_by_route'].get(HISTORY, 0):,} history reads), "
+                  f"({stats['rate_limited'] - limited_before:,} of them answered 429, "
+                  f"{stats['calls_by_route'].get(HISTORY, 0):,} history reads), "
                   f"memory {memory / 2**20:.1f} MiB = {memory / servers / 1024:.1f} KiB "
                   "a course")
 
@@ -209,9 +218,10 @@ async def scenario(folder: Path, database_url: str, processes: int, servers: int
                         "channel_id": thread_id, "author_ids": authors, "count": each,
                         "content": REPLY})
                 written = each * len(busy)
-                reads_before = await history_reads(emu)
+                reads_before = await answered_history_reads(emu)
                 stats = await emu.call("GET", "stats")
                 calls_before, sessions = stats["calls"], stats["identify_count"]
+                limited_before = stats["rate_limited"]
                 await emu.call("POST", "release_gateway")
                 # From the new sessions on (discord.py's reconnect back-off is not ours).
                 reconnect = await wait_for(lambda: _identified(emu, sessions + processes),
@@ -223,7 +233,8 @@ async def scenario(folder: Path, database_url: str, processes: int, servers: int
             finally:
                 await db.close()
             stats = await emu.call("GET", "stats")
-            reads = stats["calls_by_route"].get(HISTORY, 0) - reads_before
+            reads = (stats["calls_by_route"].get(HISTORY, 0)
+                     - stats["refused_by_route"].get(HISTORY, 0) - reads_before)
             requests = stats["calls"] - calls_before
             floor = reads / GLOBAL_PER_SECOND
             ratio = caught_up / floor if floor else float("inf")
@@ -231,7 +242,8 @@ async def scenario(folder: Path, database_url: str, processes: int, servers: int
             print(f"  outage without resume, {written:,} replies in {len(busy):,} threads: "
                   f"reconnected in {reconnect:.1f} s, then all recorded in "
                   f"{caught_up:.1f} s; {requests:,} requests "
-                  f"({reads:,} history reads); the rate limits' floor for those reads "
+                  f"({stats['rate_limited'] - limited_before:,} answered 429, "
+                  f"{reads:,} history reads answered); the rate limits' floor for those reads "
                   f"{floor:.1f} s; {ratio:.2f}x the floor (target <= "
                   f"{TARGET_FLOOR_RATIO}) {mark_floor}")
     return resume_reads <= TARGET_RESUME_READS and ratio <= TARGET_FLOOR_RATIO

@@ -37,11 +37,15 @@ def command_payload(bot: SeminarBot, guild_id: int) -> list[dict[str, Any]]:
 async def sync_guilds(bot: SeminarBot, *, force: bool = False) -> list[int]:
     """Sync each course guild's commands if they changed since the last sync (or ``force``).
 
+    At start-up a process of a sharded bot syncs the guilds on its own shards (the process
+    of each other shard syncs its own); ``seminar sync`` (``force``) syncs every course guild.
     Returns the guilds synced. A guild that refuses (the bot was not invited with the
     ``applications.commands`` scope, or was removed) is logged with what to do.
     """
     synced: list[int] = []
     for guild_id in bot.course_guild_ids():
+        if not force and not bot.serves_guild(guild_id):
+            continue
         digest = command_set_hash(command_payload(bot, guild_id))
         key = f"commands:{bot.application_id}:{guild_id}"
         if not force and await bot.repository.state.get(key) == digest:

@@ -241,13 +241,18 @@ def install(emu: DiscordEmulator, stopping: asyncio.Event | None = None) -> None
 
     async def stats(request: web.Request, body: dict[str, Any]) -> Any:
         by_route: dict[str, int] = {}
+        refused: dict[str, int] = {}  # answered 429
         for call in emu.calls:
             key = f"{call.method} {_route_shape(call.path)}"
             by_route[key] = by_route.get(key, 0) + 1
+            if call.status == 429:
+                refused[key] = refused.get(key, 0) + 1
         return {"calls": len(emu.calls), "calls_by_route": by_route,
+                "refused_by_route": refused,
                 "unknown_routes": [list(r) for r in emu.unknown_routes],
                 "identify_count": emu.identify_count, "resume_count": emu.resume_count,
                 "live_sessions": len(emu.gateway.live_sessions()),
+                "rate_limited": emu.rate_limits.limited,
                 "messages": sum(len(m) for m in emu.state.messages.values())}
 
     async def wait_connected(request: web.Request, body: dict[str, Any]) -> Any:

@@ -299,6 +299,13 @@ if os.environ.get(PG_URL_VARIABLE):  # not generated without PostgreSQL (never s
             served = [s.course for s in servers if s.shard == proc.shard]
             assert f"Running shard(s) {proc.shard} of 2: posting and recording for " \
                    f"{', '.join(served)}" in log
+            for server in servers:  # a server's commands are synced by its shard's process
+                synced = f"Synced the slash commands of guild {server.guild_id}." in log
+                assert synced == (server.shard == proc.shard), log
+        for server in servers:
+            # Each server's commands were synced once, not once a process.
+            synced = emulator.calls_to("PUT", f"/guilds/{server.guild_id}/commands$")
+            assert len(synced) == 1
         async with repository(url) as repo:
             for server in servers:
                 (post,) = await repo.posts.matching(server.course)
@@ -399,3 +406,28 @@ async def test_a_shard_that_loses_its_session_catches_up_from_history(
             replies = await repo.replies.matching(server.course, include_deleted=True)
             assert sorted(r.message_id for r in replies) == sorted(
                 int(m["id"]) for m in said[server.course])
+
+
+async def test_a_sharded_start_reads_each_thread_back_once(
+    emulator: DiscordEmulator, servers: list[Server], database_url: str
+) -> None:
+    """At start-up each thread that holds replies is read back once, not once for each
+    shard's on_shard_ready and again for the on_ready that follows them."""
+    data = both_shards(emulator, servers, database_url)
+    async with running(data, emulator), repository(database_url) as repo:
+        posts = await posted(repo, servers)
+        for server in servers:
+            await discuss(emulator, repo, server, posts[server.course])
+        threads = [t.thread_id for s in servers
+                   for t in await repo.posts.threads_of(posts[s.course].id)]
+
+    first_call = len(emulator.calls)
+    async with running(data, emulator) as bot:
+        cog = bot.get_cog("ParticipationCog")
+        assert cog is not None
+        catch_up = cog.catch_up  # type: ignore[attr-defined]
+        # Both shards' on_shard_ready came before the on_ready the bot was started up to.
+        await emulator.wait_for(lambda: catch_up.runs >= 1 and not catch_up.busy)
+        reads = [c.path for c in emulator.calls[first_call:]
+                 if c.method == "GET" and c.path.endswith("/messages")]
+        assert sorted(reads) == sorted(f"/channels/{t}/messages" for t in threads)

@@ -182,13 +182,18 @@ class ParticipationCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """A new session (start-up or after an outage without resume): catch up on all."""
-        self.catch_up.request(reconcile=True)
+        """A new session (start-up or after an outage without resume): catch up on all.
+
+        A sharded bot's on_ready comes after each of its shards' on_shard_ready, which asked
+        for the same, shard by shard: asked again, every thread would be read twice.
+        """
+        if not isinstance(self.bot, discord.AutoShardedClient):
+            self.catch_up.request(reconcile=True)
 
     @commands.Cog.listener()
     async def on_shard_ready(self, shard_id: int) -> None:
-        """One shard has a new session: catch up (a sharded bot's on_ready waits for all)."""
-        self.catch_up.request(reconcile=True)
+        """One shard has a new session: catch up on the threads in its servers."""
+        self.catch_up.request(reconcile=True, shard_id=shard_id)
 
     @commands.Cog.listener()
     async def on_resumed(self) -> None:

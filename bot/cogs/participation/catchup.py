@@ -9,7 +9,8 @@ missed earlier messages. A message read back with an edit updates its record.
 At READY (a new session: start-up, or an outage Discord did not replay) edits and deletions
 made while nobody listened are caught up too: each thread still read is read from its start
 (one request per 100 messages) and every recorded reply no longer in its history is marked
-deleted. A RESUMED session needs none of that: Discord replays what it missed.
+deleted. A sharded bot does this shard by shard: a shard's new session reads the threads in
+the servers on that shard, once. A RESUMED session needs none of that: Discord replays what it missed.
 
 Reads cost only what may have been missed. Discord says what each thread's newest message is
 (``last_message_id``, in the guild and thread payloads, kept up to date by every message
@@ -69,7 +70,13 @@ class CatchUp:
         # Per thread, the newest message the bot has seen in it (live or read back).
         self._newest: dict[int, int] = {}
         self._only_missed = False  # the next whole backfill reads only threads with news
+        self._reconcile_shards: set[int] = set()  # shards with a new session, to reconcile
         self.skipped = 0  # threads a resume did not need to read (for the benchmarks)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a backfill is running or asked for."""
+        return self._task is not None and not self._task.done()
 
     async def close(self) -> None:
         """Stop catching up (what was not read is read at the next start)."""
@@ -100,17 +107,28 @@ class CatchUp:
 
     def request(
         self, thread_ids: Iterable[int] | None = None, *, left_out: bool = False,
-        reconcile: bool = False, only_missed: bool = False,
+        reconcile: bool = False, only_missed: bool = False, shard_id: int | None = None,
     ) -> None:
         """Read missed replies soon: of these threads, or of every thread (``None``).
 
         With ``left_out``, only the replies left out of a full buffer, from the first one.
-        With ``reconcile``, every thread is read from its start, for edits and deletions.
-        With ``only_missed`` (a resume), only the threads whose newest message the bot has
-        not seen.
+        With ``reconcile``, every thread (or, with ``shard_id``, every thread in the servers
+        on that shard) is read from its start, for edits and deletions. With
+        ``only_missed`` (a resume), only the threads whose newest message the bot has not
+        seen.
         """
         if self._closing:
             return
+        if reconcile and shard_id is not None:
+            self._reconcile_shards.add(shard_id)
+        else:
+            self._ask(thread_ids, left_out=left_out, reconcile=reconcile,
+                      only_missed=only_missed)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._runs(), name="participation-backfill")
+
+    def _ask(self, thread_ids: Iterable[int] | None, *, left_out: bool, reconcile: bool,
+             only_missed: bool) -> None:
         if reconcile:
             self._reconcile = True
             thread_ids = None
@@ -125,8 +143,6 @@ class CatchUp:
             self._all = True
         else:
             self._wanted.update(thread_ids)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._runs(), name="participation-backfill")
 
     async def _runs(self) -> None:
         """Run backfills until no request is left; what failed is tried again after a pause.
@@ -134,16 +150,20 @@ class CatchUp:
         Waiting for the next reconnect instead could leave replies uncounted for hours.
         """
         failures = 0
-        while not self._closing and (self._all or self._wanted or self._dropped):
+        while not self._closing and (self._all or self._wanted or self._dropped
+                                     or self._reconcile_shards):
             everything, self._all = self._all, False
             reconcile, self._reconcile = self._reconcile, False
             only_missed, self._only_missed = self._only_missed and not reconcile, False
             wanted, self._wanted = self._wanted, set()
             left_out, self._dropped = self._dropped, {}
+            shards, self._reconcile_shards = self._reconcile_shards, set()
             try:
                 if everything or wanted:
                     await self.backfill(None if everything else wanted, reconcile=reconcile,
                                         only_missed=only_missed and not wanted)
+                if shards and not (everything and reconcile):  # else reconciled just now
+                    await self.backfill(reconcile=True, shards=shards)
                 if left_out and not everything:  # reading from the cursors covered them
                     await self.backfill_left_out(left_out)
             except asyncio.CancelledError:
@@ -154,6 +174,7 @@ class CatchUp:
                 self._reconcile |= reconcile
                 self._only_missed |= only_missed
                 self._wanted |= wanted
+                self._reconcile_shards |= shards
                 for thread_id, first in left_out.items():
                     self._dropped.setdefault(thread_id, first)
             else:
@@ -168,15 +189,19 @@ class CatchUp:
     # --- reading history ------------------------------------------------------------------------
 
     async def backfill(self, thread_ids: Iterable[int] | None = None, *,
-                       reconcile: bool = False, only_missed: bool = False) -> int:
+                       reconcile: bool = False, only_missed: bool = False,
+                       shards: set[int] | None = None) -> int:
         """Record replies missed in each thread still read (or these ones); how many were new.
 
         With ``reconcile``, each thread is read from its start, and edits and deletions made
         while nobody listened reach the records too. With ``only_missed``, a thread is read
-        only when Discord's newest message in it is one the bot has not seen.
+        only when Discord's newest message in it is one the bot has not seen. With
+        ``shards``, only the threads in the servers on these shards are read.
         """
         if thread_ids is None:
             threads = await self.threads.reload()
+            if shards is not None:
+                threads = [t for t in threads if self._on_shards(t.guild_id, shards)]
         else:
             threads = [t for t in map(self.threads.get, thread_ids) if t is not None]
         if only_missed:
@@ -220,6 +245,13 @@ class CatchUp:
         if new:
             log.info("Recorded %d replies left out while the database was behind.", new)
         return new
+
+    def _on_shards(self, guild_id: int, shards: set[int]) -> bool:
+        """Whether a server is on one of these shards (by Discord's own rule when unseen)."""
+        guild = self.client.get_guild(guild_id)
+        if guild is not None:
+            return guild.shard_id in shards
+        return (guild_id >> 22) % (self.client.shard_count or 1) in shards
 
     def _may_have_missed(self, thread_id: int) -> bool:
         """Whether a thread may hold a message the bot has not seen, by Discord's own word.
