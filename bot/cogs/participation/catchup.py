@@ -10,7 +10,8 @@ At READY (a new session: start-up, or an outage Discord did not replay) edits an
 made while nobody listened are caught up too: each thread still read is read from its start
 (one request per 100 messages) and every recorded reply no longer in its history is marked
 deleted. A sharded bot does this shard by shard: a shard's new session reads the threads in
-the servers on that shard, once. A RESUMED session needs none of that: Discord replays what it missed.
+the servers on that shard, once. A RESUMED session needs none of that: Discord replays what
+it missed.
 
 Reads cost only what may have been missed. Discord says what each thread's newest message is
 (``last_message_id``, in the guild and thread payloads, kept up to date by every message
