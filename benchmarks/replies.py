@@ -56,6 +56,7 @@ import psutil
 import yaml
 from sqlalchemy import bindparam, text
 
+from tests.databases import wipe_schema
 from tests.emulator.control import EmulatorProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -313,15 +314,7 @@ async def fresh_database(url: str | None, folder: Path) -> str:
     """The URL of an empty database: a new SQLite file, or ``url`` with its schema wiped."""
     if url is None:
         return f"sqlite+aiosqlite:///{folder / 'seminar.db'}"
-    from storage.engine import create_engine
-
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
+    await wipe_schema(url)
     return url
 
 

@@ -60,6 +60,7 @@ from storage.records import NewReply, StudentTotals
 from storage.repository import Repository
 from storage.types import UTCDateTime
 from storage.work import touch_course
+from tests.databases import wipe_schema
 
 COURSE = "hist"
 GUILD_ID = 700_000_000_000_000_001
@@ -517,17 +518,6 @@ async def measure(engine: AsyncEngine, repo: Repository, lesson: str, runs: int)
 # --- running ----------------------------------------------------------------------------
 
 
-async def fresh_postgres(url: str) -> None:
-    """Drop and recreate the ``public`` schema of the database at ``url``."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
-
-
 @dataclass(frozen=True)
 class GradingTiming:
     """Grading a whole class next to the ``/participation`` query of the same moment."""
@@ -671,7 +661,7 @@ async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="seminar-bench-") as folder:
         urls = [] if args.no_sqlite else [f"sqlite+aiosqlite:///{Path(folder) / 'term.db'}"]
         if postgres:
-            await fresh_postgres(postgres)
+            await wipe_schema(postgres)
             urls.append(postgres)
         for url in urls:
             try:

@@ -33,6 +33,12 @@ async def fresh_database_url(kind: str, tmp_path: Path) -> str:
     if kind == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'seminar.db'}"
     url = os.environ[PG_URL_VARIABLE]
+    await wipe_schema(url)
+    return url
+
+
+async def wipe_schema(url: str) -> None:
+    """Drop and recreate the ``public`` schema of the PostgreSQL database at ``url``."""
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
@@ -40,7 +46,6 @@ async def fresh_database_url(kind: str, tmp_path: Path) -> str:
             await connection.execute(text("CREATE SCHEMA public"))
     finally:
         await engine.dispose()
-    return url
 
 
 @dataclass
